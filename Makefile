@@ -1,0 +1,58 @@
+# rpaml: two commands set everything up on a fresh machine.
+#   make demo   run the whole loop on the embedded default (SQLite, local processes)
+#   make test   run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_PACKAGES := chromium chromium-driver xvfb xclip xdotool
+export SE_OFFLINE := true
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test lint format docs system venv clean
+
+# Debian packages the robots need; installed only when missing and only as root.
+system:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages:$$missing (run as root, or install them with apt-get)" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: system venv
+	$(BIN)/rpaml demo
+
+test: system venv
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/robocop check robots tests/robot
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/robocop format robots tests/robot
+
+docs: venv
+	$(BIN)/rpaml docs --output docs/libdoc
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""rpaml staging pipeline: process definitions, staging store, steps, lineage, CLI."""

@@ -1,0 +1,374 @@
+"""The demo: the whole loop once, on the embedded default (SQLite, local processes).
+
+Starts the sandbox claims portal, has a robot download the history of closed claims and
+trains the first model from it, starts the scoring service, has a robot collect the new
+claims, processes and scores them, and has a robot apply each decision in the portal.
+Everything is idempotent: run it again and nothing is collected or acted on twice.
+
+This module starts the portal, the service and the robots as child processes (by module
+name), so it imports none of those packages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rpaml_pipeline.child_processes import ManagedProcess
+from rpaml_pipeline.errors import DemoError
+from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
+from rpaml_pipeline.model_training import train_from_store
+from rpaml_pipeline.process import ProcessDefinition, load_process, process_hash
+from rpaml_pipeline.robot_runs import RobotRunResult, run_robot, suite_path
+from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.scoring import ScoringClient
+from rpaml_pipeline.scoring_stage import score_validated
+from rpaml_pipeline.secrets_file import ensure_demo_secrets
+from rpaml_pipeline.settings import RpamlSettings
+from rpaml_pipeline.stage_timer import StageTimer
+from rpaml_pipeline.store import Store
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Size of the sandbox data (used when the portal database is first created)."""
+
+    seed: int = 7
+    open_claims: int = 120
+    closed_claims: int = 1500
+
+
+@dataclass
+class DemoSummary:
+    """Everything the demo did, for people (``render``) and machines (``as_dict``)."""
+
+    process: str
+    store: str
+    data_dir: str
+    portal_url: str = ""
+    service_url: str = ""
+    history: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    collected: dict[str, Any] = field(default_factory=dict)
+    processing: dict[str, Any] = field(default_factory=dict)
+    scoring: dict[str, Any] = field(default_factory=dict)
+    acting: dict[str, Any] = field(default_factory=dict)
+    decision_quality: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    robot_logs: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def run_demo(
+    settings: RpamlSettings, options: DemoOptions, progress: Progress = lambda _: None
+) -> DemoSummary:
+    """Run the whole loop once and return its summary. Raises :class:`DemoError`."""
+    process = load_process(settings.process_file)
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets = ensure_demo_secrets(data_dir / "secrets.env")
+    store = Store.connect(settings.resolved_store_url)
+    emitter = OpenLineageEmitter(settings.lineage_file)
+    timer = StageTimer()
+    summary = DemoSummary(process=process.name, store=store.url, data_dir=str(data_dir))
+    robots_dir = settings.project_dir / "robots"
+    try:
+        with ExitStack() as running:
+            portal = running.enter_context(
+                _started(timer, "start portal", _portal(settings, options, secrets))
+            )
+            summary.portal_url = portal.url
+            progress(f"claims portal at {portal.url}")
+            robot_env = {
+                **settings.robot_environment(),
+                "RPAML_PORTAL_URL": portal.url,
+                "RPAML_SECRETS_FILE": str(data_dir / "secrets.env"),
+            }
+            runner = _RobotRunner(store, process, robots_dir, data_dir, robot_env, summary)
+
+            with timer.stage("download history"):
+                summary.history = runner.run("history")
+                progress("history downloaded and staged")
+            with timer.stage("process history"):
+                summary.history["processing"] = _process(store, process, emitter)
+            with timer.stage("train"):
+                outcome = train_from_store(store, process, settings.registry_dir)
+                summary.training = outcome.as_dict()
+                progress(outcome.message)
+
+            service = running.enter_context(_started(timer, "start service", _service(settings)))
+            summary.service_url = service.url
+            progress(f"scoring service at {service.url}")
+            with timer.stage("collect claims"):
+                summary.collected = runner.run("collect")
+                progress("new claims collected")
+            with timer.stage("process claims"):
+                summary.processing = _process(store, process, emitter)
+            with timer.stage("score"):
+                summary.scoring = _score(store, process, service.url, settings)
+            with timer.stage("apply decisions"):
+                summary.acting = runner.run("act")
+                progress("decisions applied")
+            summary.decision_quality = _decision_quality(store, process, portal.url, secrets)
+    finally:
+        summary.stage_seconds = timer.seconds
+        summary.states = store.counts(process.name).get(process.name, {})
+        store.close()
+    return summary
+
+
+@contextmanager
+def _started(timer: StageTimer, stage: str, child: ManagedProcess) -> Iterator[ManagedProcess]:
+    """Start ``child`` (timed as ``stage``), yield it, and always stop it afterwards."""
+    with timer.stage(stage):
+        child.start()
+    try:
+        yield child
+    finally:
+        child.stop()
+
+
+class _RobotRunner:
+    """Runs the process's robots, one output folder per run, and reads their run summary."""
+
+    def __init__(
+        self,
+        store: Store,
+        process: ProcessDefinition,
+        robots_dir: Path,
+        data_dir: Path,
+        env: Mapping[str, str],
+        summary: DemoSummary,
+    ) -> None:
+        self.store = store
+        self.process = process
+        self.robots_dir = robots_dir
+        self.data_dir = data_dir
+        self.env = dict(env)
+        self.summary = summary
+
+    def run(self, role: str) -> dict[str, Any]:
+        name = getattr(self.process.robots, role)
+        if name is None:
+            raise DemoError(f"process {self.process.name} names no {role} robot")
+        run_id = uuid.uuid4().hex
+        output_dir = self.data_dir / "robot-runs" / f"{name}-{run_id[:8]}"
+        result = run_robot(
+            suite_path(self.robots_dir, name),
+            output_dir=output_dir,
+            env={**self.env, "RPAML_RUN_ID": run_id},
+        )
+        self.summary.robot_logs[name] = str(result.log_html)
+        if not result.succeeded:
+            raise DemoError(_robot_failure(result))
+        return robot_run_figures(self.store, run_id, name)
+
+
+def robot_run_figures(store: Store, run_id: str, robot: str) -> dict[str, Any]:
+    """The figures a robot's run recorded in its summary, flattened for reports."""
+    run = store.get_run(run_id)
+    summary = run.summary or {}
+    staged = summary.get("staged", {})
+    acted = summary.get("acted", {})
+    failures = summary.get("failures", {})
+    collection = summary.get("collection", {})
+    return {
+        "run_id": run_id,
+        "robot": robot,
+        "status": run.status,
+        "new": int(staged.get("new", 0)),
+        "revised": int(staged.get("revised", 0)),
+        "unchanged": int(staged.get("unchanged", 0)),
+        "on_screen": int(collection.get("claims", 0)),
+        "duplicates": int(collection.get("duplicates", 0)),
+        "applied": int(acted.get("applied", 0)),
+        "already_decided": int(acted.get("already_decided", 0)),
+        "failed": int(failures.get("business", 0)) + int(failures.get("application", 0)),
+    }
+
+
+def _robot_failure(result: RobotRunResult) -> str:
+    messages = "\n".join(f"  - {message}" for message in result.failure_messages)
+    return f"robot {result.suite} failed; see {result.log_html}\n{messages}"
+
+
+def _process(
+    store: Store, process: ProcessDefinition, emitter: OpenLineageEmitter
+) -> dict[str, Any]:
+    run_id = store.start_run(process.name, "process", config_hash=process_hash(process))
+    try:
+        result = process_collected(store, process, run_id, emitter=emitter)
+    except Exception:
+        store.finish_run(run_id, "failed")
+        raise
+    store.finish_run(run_id, "succeeded", result.as_dict())
+    return {"run_id": run_id, **result.as_dict()}
+
+
+def _score(
+    store: Store, process: ProcessDefinition, service_url: str, settings: RpamlSettings
+) -> dict[str, Any]:
+    run_id = store.start_run(process.name, "score", config_hash=process_hash(process))
+    api_key = settings.service_api_key.get_secret_value() if settings.service_api_key else None
+    with ScoringClient(service_url, api_key=api_key) as client:
+        result = score_validated(store, process, client, run_id=run_id)
+    store.finish_run(run_id, "failed" if result.error else "succeeded", result.as_dict())
+    if result.error:
+        raise DemoError(f"scoring stopped: {result.error}; {result.waiting} records wait")
+    return {"run_id": run_id, **result.as_dict()}
+
+
+def _portal(
+    settings: RpamlSettings, options: DemoOptions, secrets: Mapping[str, str]
+) -> ManagedProcess:
+    run_dir = settings.data_dir / "run"
+    return ManagedProcess(
+        "claims portal",
+        [
+            sys.executable,
+            "-m",
+            "rpaml_sandbox.portal",
+            "--db",
+            str(settings.data_dir / "portal" / "portal.db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--ready-file",
+            str(run_dir / "portal.url"),
+            "--seed",
+            str(options.seed),
+            "--open-claims",
+            str(options.open_claims),
+            "--closed-claims",
+            str(options.closed_claims),
+        ],
+        ready_file=run_dir / "portal.url",
+        log_file=settings.data_dir / "logs" / "portal.log",
+        env=_child_env(secrets),
+    )
+
+
+def _service(settings: RpamlSettings) -> ManagedProcess:
+    run_dir = settings.data_dir / "run"
+    return ManagedProcess(
+        "scoring service",
+        [
+            sys.executable,
+            "-m",
+            "rpaml_service",
+            "--registry",
+            str(settings.registry_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--ready-file",
+            str(run_dir / "service.url"),
+        ],
+        ready_file=run_dir / "service.url",
+        log_file=settings.data_dir / "logs" / "service.log",
+        env=_child_env({}),
+    )
+
+
+def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
+    return {**os.environ, **extra}
+
+
+def _decision_quality(
+    store: Store, process: ProcessDefinition, portal_url: str, secrets: Mapping[str, str]
+) -> dict[str, Any]:
+    """Compare the decisions with the sandbox's hidden truth (only a sandbox has one)."""
+    response = httpx.get(
+        f"{portal_url}/admin/claims",
+        headers={"X-Admin-Token": secrets["RPAML_PORTAL_ADMIN_TOKEN"]},
+        timeout=30,
+    )
+    response.raise_for_status()
+    truth = {row["claim_id"]: bool(row["is_fraud"]) for row in response.json()}
+    per_action: dict[str, dict[str, int]] = {}
+    for chunk in store.iter_records(process.name, "acted"):
+        for record in chunk:
+            if record.decision is None or record.natural_key not in truth:
+                continue
+            cell = per_action.setdefault(record.decision, {"claims": 0, "fraudulent": 0})
+            cell["claims"] += 1
+            cell["fraudulent"] += int(truth[record.natural_key])
+    frauds = sum(cell["fraudulent"] for cell in per_action.values())
+    caught = sum(cell["fraudulent"] for action, cell in per_action.items() if action != "approve")
+    return {
+        "per_action": per_action,
+        "frauds_among_acted": frauds,
+        "frauds_stopped": caught,
+        "fraud_recall": round(caught / frauds, 3) if frauds else None,
+    }
+
+
+def render(summary: DemoSummary) -> str:
+    """The summary as readable text."""
+    lines = [f"rpaml demo: process {summary.process}", ""]
+    collected = summary.collected
+    lines.append(
+        f"Collected     {collected.get('new', 0)} new claims staged "
+        f"({collected.get('on_screen', 0)} open claims on screen, "
+        f"{collected.get('duplicates', 0)} rows seen twice while paging, "
+        f"{collected.get('revised', 0)} revised)"
+    )
+    processing = summary.processing
+    lines.append(
+        f"Validated     {processing.get('validated', 0)}    "
+        f"Quarantined {processing.get('quarantined', 0)}"
+    )
+    for reason, count in processing.get("top_reasons", []):
+        lines.append(f"  {count:>4} x {reason}")
+    scoring = summary.scoring
+    decisions = ", ".join(f"{n} {a}" for a, n in sorted(scoring.get("decisions", {}).items()))
+    lines.append(f"Scored        {scoring.get('scored', 0)}  ({decisions or 'no decisions'})")
+    acting = summary.acting
+    lines.append(
+        f"Acted         {acting.get('applied', 0)} applied in the portal, "
+        f"{acting.get('already_decided', 0)} already decided there, "
+        f"{acting.get('failed', 0)} failed"
+    )
+    training = summary.training
+    if training:
+        metrics = training.get("metrics", {})
+        lines.append(
+            f"Model         {training['model']} v{training['version']} "
+            f"(champion v{training.get('champion')}; holdout ROC AUC "
+            f"{metrics.get('roc_auc', float('nan')):.3f}); {training['message']}"
+        )
+    quality = summary.decision_quality
+    if quality.get("frauds_among_acted"):
+        lines.append(
+            f"Quality       {quality['frauds_stopped']} of {quality['frauds_among_acted']} "
+            "truly fraudulent claims acted on were escalated or rejected"
+        )
+    lines.append("")
+    lines.append(
+        "Records by state  " + ", ".join(f"{k} {v}" for k, v in sorted(summary.states.items()))
+    )
+    lines.append("Time per stage")
+    lines.extend(
+        f"  {name:<18} {seconds:7.2f} s" for name, seconds in summary.stage_seconds.items()
+    )
+    lines.append("")
+    lines.append(f"Store         {summary.store}")
+    for robot, log in summary.robot_logs.items():
+        lines.append(f"Robot log     {robot}: {log}")
+    return "\n".join(lines)

@@ -1,0 +1,11 @@
+"""Run-level lineage (OpenLineage run events). Record-level lineage lives in the store."""
+
+from rpaml_pipeline.lineage.openlineage import (
+    NAMESPACE,
+    SCHEMA_URL,
+    Dataset,
+    OpenLineageEmitter,
+    run_uuid,
+)
+
+__all__ = ["NAMESPACE", "SCHEMA_URL", "Dataset", "OpenLineageEmitter", "run_uuid"]

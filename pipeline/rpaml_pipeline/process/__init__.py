@@ -1,0 +1,66 @@
+"""Process definitions: the declarative file a user writes for one business process.
+
+``load_process(path)`` returns a validated :class:`ProcessDefinition`; a second process is
+added by writing a new YAML file, never by changing library code.
+"""
+
+from rpaml_pipeline.errors import ProcessFileError, ProcessIssue
+from rpaml_pipeline.process.definition import (
+    CleaningRule,
+    Contract,
+    Copy,
+    Costs,
+    DaysBetween,
+    DefaultRule,
+    FieldSpec,
+    LabelingSpec,
+    LowerRule,
+    MapRule,
+    ModelFeature,
+    ModelSpec,
+    ParseBoolRule,
+    ParseDateRule,
+    ParseIntRule,
+    ParseMoneyRule,
+    ParseNumberRule,
+    PolicySpec,
+    ProcessDefinition,
+    RobotsSpec,
+    Thresholds,
+    TransformSpec,
+    TrimRule,
+    UpperRule,
+)
+from rpaml_pipeline.process.loader import load_process, parse_process, process_hash
+
+__all__ = [
+    "CleaningRule",
+    "Contract",
+    "Copy",
+    "Costs",
+    "DaysBetween",
+    "DefaultRule",
+    "FieldSpec",
+    "LabelingSpec",
+    "LowerRule",
+    "MapRule",
+    "ModelFeature",
+    "ModelSpec",
+    "ParseBoolRule",
+    "ParseDateRule",
+    "ParseIntRule",
+    "ParseMoneyRule",
+    "ParseNumberRule",
+    "PolicySpec",
+    "ProcessDefinition",
+    "ProcessFileError",
+    "ProcessIssue",
+    "RobotsSpec",
+    "Thresholds",
+    "TransformSpec",
+    "TrimRule",
+    "UpperRule",
+    "load_process",
+    "parse_process",
+    "process_hash",
+]

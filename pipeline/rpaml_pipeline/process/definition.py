@@ -1,0 +1,325 @@
+"""The typed model of a process file (one business process, one YAML file).
+
+Every section is a pydantic model with ``extra="forbid"`` (an unknown key is an error,
+never silently ignored) and ``strict=True`` (``"12"`` is not an integer; YAML already gives
+numbers and booleans their types). Cross-section references (a cleaning rule naming a field
+that the contract does not define, a model feature no transform produces...) are checked
+by :func:`rpaml_pipeline.process.loader.reference_issues` so each can be reported with its
+own key path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FieldType = Literal["string", "integer", "number", "money", "date", "boolean", "category"]
+FeatureKind = Literal["numeric", "categorical", "boolean"]
+Scalar = str | int | float | bool | None
+
+# A field name as it appears in payloads (snake_case keys, as the robots normalise them).
+FieldName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- contract ---------------------------------------------------------------------------
+
+
+class FieldSpec(_Section):
+    """One field of the data contract, checked on the *cleaned* (typed) value."""
+
+    type: FieldType
+    required: bool = False
+    description: str | None = None
+    pattern: str | None = None
+    """Regular expression the whole (string) value must match."""
+    pattern_hint: str | None = None
+    """How a person would describe the pattern (``POL-NNNNNN``); used in messages."""
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+    """Allowed values of a ``category`` field."""
+    formats: list[str] | None = None
+    """``strptime`` formats a ``date`` field may still be written in after cleaning."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression ({exc})") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> FieldSpec:
+        if self.type == "category" and not self.values:
+            raise ValueError("a category field needs 'values' (the allowed categories)")
+        if self.values is not None and self.type != "category":
+            raise ValueError("'values' is only allowed on category fields")
+        if self.formats is not None and self.type != "date":
+            raise ValueError("'formats' is only allowed on date fields")
+        if self.pattern is not None and self.type not in ("string", "category"):
+            raise ValueError("'pattern' is only allowed on string and category fields")
+        numeric = ("integer", "number", "money")
+        if (self.min is not None or self.max is not None) and self.type not in numeric:
+            raise ValueError("'min'/'max' are only allowed on integer, number and money fields")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        return self
+
+
+class Contract(_Section):
+    """The data contract: which fields a record has, their types and constraints."""
+
+    natural_key: list[FieldName] = Field(min_length=1)
+    fields: dict[FieldName, FieldSpec] = Field(min_length=1)
+
+
+# --- cleaning ---------------------------------------------------------------------------
+
+
+class _Rule(_Section):
+    name: str | None = None
+    """Optional human name of the rule, shown in cleaning notes."""
+    fields: list[str] = Field(min_length=1)
+    """Fields the rule applies to; ``"*"`` means every string field of the payload."""
+
+
+class TrimRule(_Rule):
+    """Strip surrounding whitespace and collapse inner runs of whitespace."""
+
+    rule: Literal["trim"]
+    empty_as_missing: bool = True
+    """An empty string after trimming becomes missing (``None``)."""
+
+
+class LowerRule(_Rule):
+    """Lower-case string values."""
+
+    rule: Literal["lower"]
+
+
+class UpperRule(_Rule):
+    """Upper-case string values."""
+
+    rule: Literal["upper"]
+
+
+class MapRule(_Rule):
+    """Replace values found in ``mapping`` (exact match); other values pass unchanged."""
+
+    rule: Literal["map"]
+    mapping: dict[str, Scalar]
+
+
+class ParseMoneyRule(_Rule):
+    """Parse ``$12,345.67``, ``USD 12,345.67``, ``12345.67`` into a number."""
+
+    rule: Literal["parse_money"]
+    currency_markers: list[str] = Field(default_factory=lambda: ["$", "USD", "US$"])
+    thousands_separator: str = ","
+    decimal_separator: str = "."
+
+
+class ParseDateRule(_Rule):
+    """Parse a date trying each ``strptime`` format in order (formats must be explicit)."""
+
+    rule: Literal["parse_date"]
+    formats: list[str] = Field(min_length=1)
+
+
+class ParseIntRule(_Rule):
+    """Parse integer text (``"3"``, ``"3.0"``, ``"1,200"``) into an integer."""
+
+    rule: Literal["parse_int"]
+
+
+class ParseNumberRule(_Rule):
+    """Parse decimal text into a number."""
+
+    rule: Literal["parse_number"]
+
+
+class ParseBoolRule(_Rule):
+    """Parse yes/no text into a boolean (case-insensitive)."""
+
+    rule: Literal["parse_bool"]
+    true_values: list[str] = Field(default_factory=lambda: ["yes", "y", "true", "1"])
+    false_values: list[str] = Field(default_factory=lambda: ["no", "n", "false", "0"])
+
+
+class DefaultRule(_Rule):
+    """Fill a missing (``None`` or absent) field with ``value``."""
+
+    rule: Literal["default"]
+    value: Scalar
+
+
+CleaningRule = Annotated[
+    TrimRule
+    | LowerRule
+    | UpperRule
+    | MapRule
+    | ParseMoneyRule
+    | ParseDateRule
+    | ParseIntRule
+    | ParseNumberRule
+    | ParseBoolRule
+    | DefaultRule,
+    Field(discriminator="rule"),
+]
+
+
+# --- transform --------------------------------------------------------------------------
+
+
+class DaysBetween(_Section):
+    """``name = end - start`` in whole days (both date fields)."""
+
+    op: Literal["days_between"]
+    name: FieldName
+    start: FieldName
+    end: FieldName
+
+
+class Copy(_Section):
+    """``name = source`` (a cleaned field used unchanged as a feature)."""
+
+    op: Literal["copy"]
+    name: FieldName
+    source: FieldName
+
+
+Derivation = Annotated[DaysBetween | Copy, Field(discriminator="op")]
+
+
+class TransformSpec(_Section):
+    """How features are derived from the cleaned record."""
+
+    features: list[Derivation] = Field(min_length=1)
+
+
+# --- labeling ---------------------------------------------------------------------------
+
+
+class LabelingSpec(_Section):
+    """Where a record's known outcome comes from and which label each outcome means."""
+
+    field: FieldName
+    labels: dict[str, int] = Field(min_length=1)
+    source: str = "outcome"
+    """Recorded with every label (e.g. ``portal:closed-claims-export``)."""
+
+
+# --- model and policy -------------------------------------------------------------------
+
+
+class ModelFeature(_Section):
+    """One model input; categorical features list their categories."""
+
+    name: FieldName
+    kind: FeatureKind
+    categories: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _categories_fit_kind(self) -> ModelFeature:
+        if self.kind == "categorical" and not self.categories:
+            raise ValueError("a categorical feature needs 'categories'")
+        if self.kind != "categorical" and self.categories is not None:
+            raise ValueError("'categories' is only allowed on categorical features")
+        return self
+
+
+class ModelSpec(_Section):
+    """The model a process is scored by."""
+
+    name: str = Field(min_length=1)
+    target: str = "label"
+    features: list[ModelFeature] = Field(min_length=1)
+    params: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class Thresholds(_Section):
+    """Score thresholds: approve below, reject at or above, escalate in between."""
+
+    approve_below: float = Field(ge=0.0, le=1.0)
+    reject_at_or_above: float = Field(ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.approve_below > self.reject_at_or_above:
+            raise ValueError(
+                f"approve_below ({self.approve_below}) must not exceed "
+                f"reject_at_or_above ({self.reject_at_or_above})"
+            )
+        return self
+
+
+class Costs(_Section):
+    """Expected-cost decision: the cost of each mistake and of escalating."""
+
+    false_approve: float = Field(ge=0.0)
+    false_reject: float = Field(ge=0.0)
+    escalate: float = Field(ge=0.0)
+
+
+class PolicySpec(_Section):
+    """The versioned decision policy (thresholds or expected costs)."""
+
+    version: str = Field(min_length=1)
+    thresholds: Thresholds | None = None
+    costs: Costs | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> PolicySpec:
+        if (self.thresholds is None) == (self.costs is None):
+            raise ValueError("give exactly one of 'thresholds' or 'costs'")
+        return self
+
+
+# --- robots and schedules ---------------------------------------------------------------
+
+
+class RobotsSpec(_Section):
+    """The robot task suite (``robots/tasks/<name>.robot``) playing each role."""
+
+    history: str | None = None
+    collect: str | None = None
+    act: str | None = None
+
+
+def _check_cron(value: str) -> str:
+    parts = value.split()
+    if len(parts) != 5 or not all(_CRON_FIELD.match(part) for part in parts):
+        raise ValueError(
+            f"{value!r} is not a cron expression (5 fields: minute hour day month weekday)"
+        )
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+class ProcessDefinition(_Section):
+    """A whole business process, as declared in its YAML file."""
+
+    name: FieldName
+    version: str = Field(min_length=1)
+    description: str = ""
+    contract: Contract
+    cleaning: list[CleaningRule] = Field(default_factory=list)
+    transform: TransformSpec
+    labeling: LabelingSpec | None = None
+    model: ModelSpec
+    policy: PolicySpec
+    robots: RobotsSpec = Field(default_factory=RobotsSpec)
+    schedules: dict[str, Cron] = Field(default_factory=dict)
+    """Cron expression per job (``collect``, ``process``, ``score``, ``act``...)."""

@@ -1,0 +1,390 @@
+"""Client of the rpaml scoring service (HTTP API v1).
+
+The pipeline reaches the service only over HTTP, through :class:`ScoringClient`: one pooled
+``httpx.Client``, batches cut into chunks, transient failures (connection errors, 5xx)
+retried with exponential backoff. The client never drops a record: either every item
+comes back with a result, in input order and with its id, or an exception says why not.
+
+Example::
+
+    with ScoringClient("http://127.0.0.1:8000") as client:
+        results = client.score("claims_fraud", [("CLM-1", {"amount": 120.0, ...})])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from rpaml_pipeline.errors import RpamlPipelineError
+
+__all__ = [
+    "RejectedField",
+    "ScoreResult",
+    "ScoringClient",
+    "ScoringError",
+    "ScoringRejectedError",
+    "ScoringUnavailableError",
+]
+
+# Statuses worth another try: the request may succeed unchanged once the service (or a
+# proxy in front of it) recovers. Scoring is idempotent, so repeating it is safe.
+_RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+# Header the service checks when it is configured with an API key.
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """Score and decision for one item, as returned by the service."""
+
+    id: str
+    score: float
+    decision: str
+    reasons: tuple[str, ...]
+    model_version: str
+    policy_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedField:
+    """One field the service refused.
+
+    Attributes
+    ----------
+    index : int
+        Position of the item in the list given to :meth:`ScoringClient.score`.
+    id : str
+        The item's id.
+    field : str | None
+        Feature name, or ``None`` when the problem concerns the record as a whole.
+    message : str
+        The service's explanation.
+    type : str
+        The service's error type.
+    """
+
+    index: int
+    id: str
+    field: str | None
+    message: str
+    type: str
+
+
+class ScoringError(RpamlPipelineError):
+    """Base class of every error the scoring client raises.
+
+    Raised as such for answers that are neither transient nor a validation refusal
+    (unknown model, wrong API key, a malformed response).
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ScoringUnavailableError(ScoringError):
+    """The service did not answer usefully even after the retries."""
+
+
+class ScoringRejectedError(ScoringError):
+    """The service refused some items' features (HTTP 422).
+
+    Every chunk is still sent, so :attr:`issues` names every failing field of every
+    item, and :attr:`scored` holds the results of the chunks that were accepted
+    (the service refuses a chunk as a whole, so an item is either scored or in a
+    refused chunk; ``rejected_ids`` lists the ids that carry issues).
+    """
+
+    def __init__(
+        self, message: str, *, issues: list[RejectedField], scored: list[ScoreResult]
+    ) -> None:
+        super().__init__(message, status_code=422)
+        self.issues = issues
+        self.scored = scored
+
+    @property
+    def rejected_ids(self) -> list[str]:
+        """Ids of the items with at least one issue, in input order, without repeats."""
+        return list(dict.fromkeys(issue.id for issue in self.issues))
+
+
+@dataclass(slots=True)
+class _ChunkOutcome:
+    results: list[ScoreResult] = field(default_factory=list)
+    issues: list[RejectedField] = field(default_factory=list)
+
+
+class ScoringClient:
+    """Talks to one scoring service over a pooled HTTP connection.
+
+    Parameters
+    ----------
+    base_url : str
+        The service's root, e.g. ``http://127.0.0.1:8000``.
+    api_key : str, optional
+        Sent in the ``X-API-Key`` header when given.
+    chunk_size : int, default=500
+        Most items per request.
+    retries : int, default=3
+        Further attempts after a connection error or a 5xx answer.
+    backoff : float, default=0.2
+        Seconds before the first retry; doubled for each later one.
+    timeout : float, default=10.0
+        Seconds allowed for connecting and for each read or write.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        chunk_size: int = 500,
+        retries: int = 3,
+        backoff: float = 0.2,
+        timeout: float = 10.0,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if retries < 0:
+            raise ValueError(f"retries must not be negative, got {retries}")
+        if backoff < 0:
+            raise ValueError(f"backoff must not be negative, got {backoff}")
+        self.base_url = base_url.rstrip("/")
+        self.chunk_size = chunk_size
+        self.retries = retries
+        self.backoff = backoff
+        headers = {"Accept": "application/json"}
+        if api_key is not None:
+            headers[API_KEY_HEADER] = api_key
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __repr__(self) -> str:
+        # No headers: the API key must never reach a log line.
+        return f"ScoringClient({self.base_url!r}, chunk_size={self.chunk_size})"
+
+    def health(self) -> dict[str, Any]:
+        """The service's ``GET /v1/health`` answer.
+
+        Raises
+        ------
+        ScoringUnavailableError
+            If the service cannot be reached after the retries.
+        """
+        response = self._send("GET", "/v1/health")
+        if response.status_code != 200:
+            raise _unexpected(response)
+        return _json_object(response)
+
+    def score(
+        self, model: str, items: Sequence[tuple[str, Mapping[str, object]]]
+    ) -> list[ScoreResult]:
+        """Score ``items`` with the service's ``model``.
+
+        Parameters
+        ----------
+        model : str
+            Name of a model the service serves.
+        items : sequence of (id, features)
+            Each item's id and its feature values by name.
+
+        Returns
+        -------
+        list of ScoreResult
+            One per item, in the order of ``items``, each carrying its item's id.
+
+        Raises
+        ------
+        ScoringRejectedError
+            If the service refused the features of some items (every issue is listed).
+        ScoringUnavailableError
+            If the service cannot be reached, or keeps failing, after the retries.
+        ScoringError
+            For any other refusal (unknown model, bad API key) or a response that does
+            not match the request.
+        """
+        results: list[ScoreResult] = []
+        issues: list[RejectedField] = []
+        for start in range(0, len(items), self.chunk_size):
+            chunk = items[start : start + self.chunk_size]
+            outcome = self._score_chunk(model, chunk, offset=start)
+            results.extend(outcome.results)
+            issues.extend(outcome.issues)
+        if issues:
+            failing = len({issue.index for issue in issues})
+            raise ScoringRejectedError(
+                f"model {model!r} refused {failing} of {len(items)} item(s): "
+                + "; ".join(_describe(issue) for issue in issues[:5])
+                + (f"; and {len(issues) - 5} more issue(s)" if len(issues) > 5 else ""),
+                issues=issues,
+                scored=results,
+            )
+        return results
+
+    def _score_chunk(
+        self,
+        model: str,
+        chunk: Sequence[tuple[str, Mapping[str, object]]],
+        *,
+        offset: int,
+    ) -> _ChunkOutcome:
+        ids = [item_id for item_id, _ in chunk]
+        payload = {"records": [{"id": item_id, "features": dict(f)} for item_id, f in chunk]}
+        path = f"/v1/models/{quote(model, safe='')}/score"
+        response = self._send("POST", path, json=payload)
+        if response.status_code == 422:
+            return _ChunkOutcome(issues=_rejected_fields(response, ids, offset))
+        if response.status_code != 200:
+            raise _unexpected(response)
+        body = _json_object(response)
+        raw_results = body.get("results")
+        if not isinstance(raw_results, list) or len(raw_results) != len(chunk):
+            count = len(raw_results) if isinstance(raw_results, list) else "no"
+            raise ScoringError(
+                f"service returned {count} results for {len(chunk)} items "
+                f"(items {offset}..{offset + len(chunk) - 1}); refusing a partial answer",
+                status_code=response.status_code,
+            )
+        results: list[ScoreResult] = []
+        for position, (item_id, raw) in enumerate(zip(ids, raw_results, strict=True)):
+            result = _score_result(raw)
+            # The service answers in request order; checking each id turns any
+            # misalignment into an error instead of a decision applied to the wrong item.
+            if result is None or result.id != item_id:
+                raise ScoringError(
+                    f"result {offset + position} does not match item {item_id!r}: {raw!r}",
+                    status_code=response.status_code,
+                )
+            results.append(result)
+        return _ChunkOutcome(results=results)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request, retrying transient failures with exponential backoff."""
+        last_problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as error:
+                # Connection refused, reset, timed out: the service may be starting
+                # or restarting, which a short wait often outlasts.
+                last_problem = f"{type(error).__name__}: {error}"
+                continue
+            if response.status_code in _RETRYABLE_STATUSES:
+                last_problem = f"HTTP {response.status_code}: {_detail(response)}"
+                continue
+            return response
+        raise ScoringUnavailableError(
+            f"scoring service at {self.base_url} unavailable for {method} {path} after "
+            f"{self.retries + 1} attempt(s); last problem: {last_problem}"
+        )
+
+
+def _score_result(raw: object) -> ScoreResult | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        reasons = raw["reasons"]
+        return ScoreResult(
+            id=str(raw["id"]),
+            score=float(raw["score"]),
+            decision=str(raw["decision"]),
+            reasons=tuple(str(reason) for reason in reasons),
+            model_version=str(raw["model_version"]),
+            policy_version=str(raw["policy_version"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _rejected_fields(response: httpx.Response, ids: list[str], offset: int) -> list[RejectedField]:
+    """Translate the service's 422 body into issues indexed like the caller's items."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if not isinstance(detail, list) or not detail:
+        raise ScoringError(
+            f"service refused the request (422) without field details: {response.text[:500]}",
+            status_code=422,
+        )
+    issues: list[RejectedField] = []
+    for error in detail:
+        loc = error.get("loc", []) if isinstance(error, dict) else []
+        message = str(error.get("msg", "")) if isinstance(error, dict) else str(error)
+        kind = str(error.get("type", "")) if isinstance(error, dict) else ""
+        # Feature issues are located at ["body", "records", i, "features", field?].
+        if len(loc) >= 3 and loc[:2] == ["body", "records"] and isinstance(loc[2], int):
+            position = loc[2]
+            if not 0 <= position < len(ids):
+                raise ScoringError(f"service named record {position} of {len(ids)}: {error!r}")
+            name = str(loc[4]) if len(loc) >= 5 and loc[3] == "features" else None
+            issues.append(RejectedField(offset + position, ids[position], name, message, kind))
+        else:
+            # Not about one record (e.g. the whole batch was refused): nothing the
+            # caller can quarantine, so it is an error of the request itself.
+            raise ScoringError(
+                f"service refused the request: {message} (at {loc!r})", status_code=422
+            )
+    return issues
+
+
+def _describe(issue: RejectedField) -> str:
+    where = f"{issue.id}.{issue.field}" if issue.field else issue.id
+    return f"{where}: {issue.message}"
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise ScoringError(
+            f"service answered {response.status_code} with a body that is not JSON",
+            status_code=response.status_code,
+        ) from error
+    if not isinstance(body, dict):
+        raise ScoringError(
+            f"service answered {response.status_code} with JSON that is not an object",
+            status_code=response.status_code,
+        )
+    return body
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:500]
+    return str(body)[:200]
+
+
+def _unexpected(response: httpx.Response) -> ScoringError:
+    return ScoringError(
+        f"{response.request.method} {response.request.url.path} answered "
+        f"{response.status_code}: {_detail(response)}",
+        status_code=response.status_code,
+    )

@@ -1,0 +1,61 @@
+"""The git-ignored ``KEY=value`` secrets file that holds credentials for local runs.
+
+Credentials never live in code, task suites, logs or lineage. On a developer machine
+the demo creates this file once with random values (mode 0600); in production the
+same keys come from the environment or a secrets manager that writes this file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from rpaml_pipeline.errors import SecretsFileError
+
+DEMO_SECRET_KEYS = (
+    "RPAML_PORTAL_PASSWORD",
+    "RPAML_PORTAL_ADMIN_TOKEN",
+    "RPAML_PORTAL_SESSION_SECRET",
+)
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """Parse a ``KEY=value`` file; blank lines and ``#`` comments are ignored."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep or not key.strip():
+            raise SecretsFileError(f"{path}:{number}: expected KEY=value")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def ensure_demo_secrets(path: Path, username: str = "clerk") -> dict[str, str]:
+    """Return the demo credentials, creating the file with random values the first time."""
+    if path.exists():
+        values = read_secrets(path)
+        missing = [key for key in DEMO_SECRET_KEYS if key not in values]
+        if not missing:
+            return values
+        raise SecretsFileError(f"{path} lacks {', '.join(missing)}; delete it to regenerate")
+    values = {"RPAML_PORTAL_USERNAME": username}
+    values.update({key: secrets.token_urlsafe(18) for key in DEMO_SECRET_KEYS})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("# rpaml demo credentials, generated locally; never commit this file\n")
+        handle.writelines(f"{key}={value}\n" for key, value in values.items())
+    return values
+
+
+def redact(text: str, values: Mapping[str, str]) -> str:
+    """Replace every secret value that occurs in ``text`` by ``***``."""
+    for key, value in values.items():
+        if value and key != "RPAML_PORTAL_USERNAME":
+            text = text.replace(value, "***")
+    return text

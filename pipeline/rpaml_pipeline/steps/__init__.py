@@ -1,0 +1,29 @@
+"""Pipeline steps: pure functions, applied in this order to each collected record.
+
+``clean -> validate -> label (history rows) -> transform``. Each step has a name, a
+version and a configuration hash (:class:`StepInfo`), written into every record event.
+Cleaning comes before validation because the contract describes typed values; validation
+cites the raw value when a cleaned one fails (see :mod:`rpaml_pipeline.steps.clean`).
+"""
+
+from rpaml_pipeline.steps.clean import CleaningNote, Unparsed, clean, clean_step
+from rpaml_pipeline.steps.identity import StepInfo, config_hash
+from rpaml_pipeline.steps.label import label, label_step
+from rpaml_pipeline.steps.transform import transform, transform_step
+from rpaml_pipeline.steps.validate import FieldIssue, validate, validate_step
+
+__all__ = [
+    "CleaningNote",
+    "FieldIssue",
+    "StepInfo",
+    "Unparsed",
+    "clean",
+    "clean_step",
+    "config_hash",
+    "label",
+    "label_step",
+    "transform",
+    "transform_step",
+    "validate",
+    "validate_step",
+]

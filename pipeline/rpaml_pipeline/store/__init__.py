@@ -1,0 +1,47 @@
+"""The staging store: records, their states, leases and lineage (SQLite or PostgreSQL).
+
+``Store.connect(url)`` migrates the database to the current schema and returns a
+:class:`Store`; see ``docs/contracts.md`` for the methods robots and the CLI call.
+"""
+
+from rpaml_pipeline.errors import (
+    InvalidTransitionError,
+    LeaseLostError,
+    MigrationError,
+    RecordNotFoundError,
+    StoreError,
+)
+from rpaml_pipeline.store.records import (
+    IncomingRecord,
+    IngestResult,
+    RecordEvent,
+    RecordLineage,
+    RunInfo,
+    StepEvent,
+    StoredRecord,
+    Transition,
+    TransitionReport,
+)
+from rpaml_pipeline.store.states import RecordState
+from rpaml_pipeline.store.store import Store, content_hash, raw_hash
+
+__all__ = [
+    "IncomingRecord",
+    "IngestResult",
+    "InvalidTransitionError",
+    "LeaseLostError",
+    "MigrationError",
+    "RecordEvent",
+    "RecordLineage",
+    "RecordNotFoundError",
+    "RecordState",
+    "RunInfo",
+    "StepEvent",
+    "Store",
+    "StoreError",
+    "StoredRecord",
+    "Transition",
+    "TransitionReport",
+    "content_hash",
+    "raw_hash",
+]

@@ -1,0 +1,174 @@
+"""Plain value types the store accepts and returns (no ORM objects leave the store)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rpaml_pipeline.store.states import RecordState
+
+
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware UTC (the store's default clock)."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """One record as a robot captured it: raw strings, where and when it was seen.
+
+    A naive ``captured_at`` is taken to be UTC.
+    """
+
+    natural_key: str
+    payload: Mapping[str, Any]
+    source: str
+    source_location: str | None = None
+    captured_at: dt.datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest did. ``record_ids`` follows the input order (existing id if unchanged)."""
+
+    new: int
+    revised: int
+    unchanged: int
+    record_ids: list[str]
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record row, as stored (``raw`` as captured, ``data`` cleaned, ``features`` derived)."""
+
+    record_id: str
+    process: str
+    source: str
+    source_location: str | None
+    natural_key: str
+    revision: int
+    content_hash: str
+    raw_hash: str
+    raw: dict[str, Any]
+    data: dict[str, Any] | None
+    features: dict[str, Any] | None
+    state: str
+    reason: str | None
+    run_id: str
+    captured_at: dt.datetime
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    lease_owner: str | None
+    lease_expires_at: dt.datetime | None
+    score: float | None
+    decision: str | None
+    reasons: list[Any] | None
+    model_name: str | None
+    model_version: str | None
+    policy_version: str | None
+    receipt: str | None
+    label: int | None
+    label_source: str | None
+    superseded_by: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> StoredRecord:
+        """Build from a ``records`` row mapping."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run: one robot or pipeline execution that records point back to."""
+
+    run_id: str
+    process: str
+    kind: str
+    robot: str | None
+    status: str
+    config_hash: str | None
+    details: dict[str, Any]
+    summary: dict[str, Any] | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> RunInfo:
+        """Build from a ``runs`` row mapping."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """One lineage event of a record: a step (with version and configuration hash) or a
+    state change, in the run that caused it."""
+
+    event_id: int
+    record_id: str
+    run_id: str | None
+    step: str
+    step_version: str | None
+    config_hash: str | None
+    from_state: str | None
+    to_state: str | None
+    at: dt.datetime
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> RecordEvent:
+        """Build from a ``record_events`` row mapping."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RecordLineage:
+    """Everything known about how a record came to be what it is."""
+
+    record: StoredRecord
+    run: RunInfo | None
+    """The run that collected this revision."""
+    events: list[RecordEvent]
+    """Ordered oldest first."""
+    revisions: list[StoredRecord]
+    """Every revision of the same natural key, oldest first (this one included)."""
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A step applied to a record, written as a lineage event by :meth:`Store.transition_many`."""
+
+    step: str
+    step_version: str | None = None
+    config_hash: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Move one record to ``to_state``, set ``values`` and write ``events``.
+
+    ``from_state`` (when given) guards against concurrent changes: the transition applies
+    only if the record is still in that state. ``values`` may set: data, features, score,
+    decision, reasons, model_name, model_version, policy_version, receipt, label,
+    label_source.
+    """
+
+    record_id: str
+    to_state: RecordState
+    from_state: RecordState | None = None
+    reason: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    events: Sequence[StepEvent] = ()
+
+
+@dataclass(frozen=True)
+class TransitionReport:
+    """Outcome of :meth:`Store.transition_many`."""
+
+    applied: int
+    lost: list[str]
+    """Records not changed because their state or lease no longer matched."""

@@ -1,0 +1,1 @@
+"""rpaml sandbox applications the robots work on."""

@@ -1,0 +1,40 @@
+"""Typed settings of the claims portal (environment prefix ``RPAML_PORTAL_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PortalSettings(BaseSettings):
+    """Everything the portal needs; built by the caller and passed to ``create_app``.
+
+    Secrets have no defaults on purpose: a demo portal with a well-known password would be
+    copied into real deployments sooner or later.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RPAML_PORTAL_", extra="ignore")
+
+    db_path: Path = Field(description="SQLite file; generated on first start and kept.")
+    seed: int = Field(default=7, description="Seed of the generated claims and display values.")
+    open_claims: int = Field(default=120, ge=0, description="Open claims, late arrivals included.")
+    closed_claims: int = Field(default=1500, ge=0, description="Closed (history) claims.")
+    late_arrivals: int = Field(
+        default=5, ge=0, description="Open claims hidden at start, revealed while paging."
+    )
+    username: str = Field(default="clerk", min_length=1)
+    password: SecretStr
+    admin_token: SecretStr
+    session_secret: SecretStr
+
+    @model_validator(mode="after")
+    def _late_arrivals_are_open_claims(self) -> Self:
+        if self.late_arrivals > self.open_claims:
+            raise ValueError(
+                f"late_arrivals ({self.late_arrivals}) cannot exceed open_claims "
+                f"({self.open_claims}): late arrivals are open claims"
+            )
+        return self

@@ -1,0 +1,1 @@
+"""rpaml scoring service (FastAPI)."""

@@ -1,0 +1,141 @@
+"""Command line entry point: ``python -m rpaml_service --registry DIR [--port 0]``.
+
+The process binds its listening socket itself before uvicorn starts, so ``--port 0``
+gets a free port from the kernel with no window in which another process could take
+it; the bound URL is printed as ``SERVICE_URL=...`` and written to ``--ready-file``
+once the server accepts requests, which is what tests and the project CLI wait for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from rpaml_service.app import create_app
+from rpaml_service.settings import ServiceSettings
+
+
+class _ReadyServer(uvicorn.Server):
+    """A uvicorn server that announces its URL once it is serving.
+
+    uvicorn finishes the app's lifespan (model loading) before ``startup`` returns, so
+    the announcement means "loaded and accepting connections", not just "bound".
+    """
+
+    def __init__(self, config: uvicorn.Config, *, url: str, ready_file: Path | None) -> None:
+        super().__init__(config)
+        self.url = url
+        self.ready_file = ready_file
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started or self.should_exit:
+            return
+        if self.ready_file is not None:
+            # Written to a temporary name and renamed so a reader never sees half a URL.
+            partial = self.ready_file.with_name(self.ready_file.name + ".tmp")
+            partial.write_text(self.url + "\n", encoding="utf-8")
+            partial.replace(self.ready_file)
+        print(f"SERVICE_URL={self.url}", flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Removed here rather than after run(): on SIGTERM uvicorn re-raises the signal
+        # once shutdown is done, so code after run() would never execute.
+        await super().shutdown(sockets=sockets)
+        if self.ready_file is not None:
+            self.ready_file.unlink(missing_ok=True)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening-ready TCP socket; port 0 lets the kernel pick a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _url_for(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m rpaml_service",
+        description="Serve the registry's champion models over HTTP (rpaml scoring API v1).",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=None,
+        help="model registry folder (default: RPAML_SERVICE_REGISTRY_DIR or models/registry)",
+    )
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        default=None,
+        help="serve this model's champion; repeat for several (default: every champion)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="write the base URL here once the service accepts requests",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scoring service until interrupted; returns the process exit status."""
+    args = _parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.registry is not None:
+        overrides["registry_dir"] = args.registry
+    if args.models:
+        overrides["models"] = args.models
+    # Command-line values win; everything else still comes from RPAML_SERVICE_* variables.
+    settings = ServiceSettings(**overrides)
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as error:
+        print(f"error: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    url = _url_for(sock)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=args.log_level,
+        # Keep-alive longer than the client pool's idle time avoids racing a closing
+        # connection; the scoring client pools connections.
+        timeout_keep_alive=30,
+        access_log=args.log_level == "debug",
+    )
+    server = _ReadyServer(config, url=url, ready_file=args.ready_file)
+    try:
+        # After a graceful shutdown on SIGTERM/SIGINT uvicorn re-raises the signal, so the
+        # exit status tells a supervisor the process was stopped by it.
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    # uvicorn sets started only when the lifespan succeeded; a failed startup is an error.
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The models the service serves, loaded once from the registry at startup."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from rpaml_models import LoadedModel, ModelRegistry, RegistryError
+
+logger = logging.getLogger(__name__)
+
+
+class ModelStore:
+    """Holds the loaded models and the reasons the others could not be loaded.
+
+    Created by the app factory (empty, not ready) and filled by the app's lifespan;
+    request handlers only read it, so no lock is needed.
+
+    Parameters
+    ----------
+    registry_dir : Path
+        Root of the model registry.
+    names : sequence of str
+        Models whose champions to load; empty means every model that has a champion.
+    """
+
+    def __init__(self, registry_dir: Path, names: Sequence[str] = ()) -> None:
+        self.registry_dir = registry_dir
+        self.names = tuple(names)
+        self.models: dict[str, LoadedModel] = {}
+        self.failures: dict[str, str] = {}
+        self.registry_error: str | None = None
+        self.loaded = False
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelStore({str(self.registry_dir)!r}, models={sorted(self.models)}, "
+            f"failures={sorted(self.failures)}, loaded={self.loaded})"
+        )
+
+    @property
+    def ready(self) -> bool:
+        """True once loading finished and at least one model can be served."""
+        return self.loaded and bool(self.models)
+
+    def load(self) -> None:
+        """Load every requested champion; a model that fails is recorded, not fatal.
+
+        A tampered artifact or a library mismatch affects one model: the service still
+        starts, serves the others and reports the failure in its health answer.
+        """
+        registry = ModelRegistry(self.registry_dir)
+        models: dict[str, LoadedModel] = {}
+        failures: dict[str, str] = {}
+        try:
+            names = self.names or tuple(
+                summary.name for summary in registry.list_models() if summary.champion
+            )
+        except (OSError, RegistryError, ValueError) as error:
+            # An unreadable registry leaves nothing to serve; readiness stays false.
+            self.registry_error = f"{type(error).__name__}: {error}"
+            logger.error("cannot read registry %s: %s", self.registry_dir, self.registry_error)
+            names = ()
+        for name in names:
+            try:
+                model = registry.load(name)
+            except Exception as error:
+                # Whatever goes wrong with one model (tampering, a library mismatch, an
+                # unreadable file) must not take the others down with it.
+                failures[name] = f"{type(error).__name__}: {error}"
+                logger.error("model %r not served: %s", name, failures[name])
+                continue
+            models[name] = model
+            logger.info(
+                "serving model %r version %s (policy %s)",
+                name,
+                model.version,
+                model.policy.version,
+            )
+        if not names:
+            logger.warning("no champion model found in %s; nothing to serve", self.registry_dir)
+        self.models = models
+        self.failures = failures
+        self.loaded = True
+
+    def get(self, name: str) -> LoadedModel | None:
+        """The served model called ``name``, or None."""
+        return self.models.get(name)
+
+    def clear(self) -> None:
+        """Forget the models (at shutdown), so their memory can be released."""
+        self.models = {}
+        self.loaded = False

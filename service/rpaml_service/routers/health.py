@@ -1,0 +1,44 @@
+"""``/v1/health``: liveness, readiness and the state of every model."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from rpaml_service.dependencies import ModelStoreDep
+from rpaml_service.schemas import FailedModelHealth, HealthResponse, ServedModelHealth
+
+router = APIRouter(prefix="/v1/health", tags=["health"])
+
+
+def _health(store: ModelStoreDep) -> HealthResponse:
+    models: dict[str, ServedModelHealth | FailedModelHealth] = {
+        name: ServedModelHealth(version=model.version, policy_version=model.policy.version)
+        for name, model in store.models.items()
+    }
+    models.update((name, FailedModelHealth(error=error)) for name, error in store.failures.items())
+    return HealthResponse(status="ok", ready=store.ready, models=dict(sorted(models.items())))
+
+
+@router.get("", summary="Service health and loaded models")
+async def health(store: ModelStoreDep) -> HealthResponse:
+    """Always 200 while the process answers; ``ready`` says whether it can score.
+
+    A model that failed to load (tampered artifact, library mismatch, no champion) is
+    listed with its error and is not served.
+    """
+    return _health(store)
+
+
+@router.get(
+    "/ready",
+    summary="Readiness probe",
+    responses={503: {"model": HealthResponse, "description": "Not ready to score yet."}},
+)
+async def ready(store: ModelStoreDep, response: Response) -> HealthResponse:
+    """The same body as ``/v1/health``, with status 503 until the service is ready.
+
+    For load balancers and orchestrators that judge readiness by status code alone.
+    """
+    if not store.ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return _health(store)

@@ -1,0 +1,60 @@
+"""The scoring stage against a real scoring service: decisions stored, nothing lost."""
+
+from __future__ import annotations
+
+from conftest import process_all, stage
+from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.scoring import ScoringClient
+from rpaml_pipeline.scoring_stage import score_validated
+from rpaml_pipeline.store import Store
+from rpaml_sandbox.portal.generator import GeneratedClaim
+
+
+def _open_claims(claims: list[GeneratedClaim]) -> list[GeneratedClaim]:
+    return [c for c in claims if c.status == "open"]
+
+
+def test_validated_records_are_scored_and_decided(
+    store: Store, process: ProcessDefinition, claims: list[GeneratedClaim], service_url: str
+) -> None:
+    stage(store, process.name, _open_claims(claims), "collect")
+    process_all(store, process)
+    validated = store.counts(process.name)[process.name]["validated"]
+    run_id = store.start_run(process.name, "score")
+    with ScoringClient(service_url, chunk_size=7) as client:
+        summary = score_validated(store, process, client, run_id=run_id, batch_size=16)
+    assert summary.error is None
+    assert summary.scored == validated
+    assert summary.waiting == 0
+    assert sum(summary.decisions.values()) == validated
+    assert summary.model_versions == ["1"]
+    states = store.counts(process.name)[process.name]
+    assert states.get("decided") == validated and "validated" not in states
+    decided = [r for chunk in store.iter_records(process.name, "decided") for r in chunk]
+    for record in decided:
+        assert record.decision in {"approve", "escalate", "reject"}
+        assert record.model_name == "claims_fraud" and record.model_version == "1"
+        assert record.policy_version == "claims-policy-1"
+        assert record.reasons and record.score is not None
+        if record.score < 0.15:
+            assert record.decision == "approve"
+        elif record.score >= 0.6:
+            assert record.decision == "reject"
+        steps = [event.step for event in store.record_events(record.record_id)]
+        assert steps[-2:] == ["score", "decide"]
+
+
+def test_service_down_leaves_records_validated(
+    store: Store, process: ProcessDefinition, claims: list[GeneratedClaim]
+) -> None:
+    stage(store, process.name, _open_claims(claims), "collect")
+    process_all(store, process)
+    before = store.counts(process.name)[process.name]["validated"]
+    run_id = store.start_run(process.name, "score")
+    # Port 9 on loopback: nothing listens there, so every attempt is refused.
+    with ScoringClient("http://127.0.0.1:9", retries=1, backoff=0.01) as client:
+        summary = score_validated(store, process, client, run_id=run_id)
+    assert summary.error is not None and summary.scored == 0
+    assert summary.waiting == before
+    # The leases were given back: the next run can claim every record at once.
+    assert len(store.claim(process.name, "validated", owner="next", limit=10_000)) == before

@@ -1,0 +1,166 @@
+"""The process file: the shipped one loads; broken ones say file, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline_claims import PROCESS_FILE
+
+from rpaml_pipeline.errors import ProcessFileError, RpamlPipelineError
+from rpaml_pipeline.process import (
+    ParseDateRule,
+    ProcessDefinition,
+    load_process,
+    process_hash,
+)
+
+
+def _write(tmp_path: Path, data: object, name: str = "broken.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _raw() -> dict[str, object]:
+    loaded = yaml.safe_load(PROCESS_FILE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_claims_triage_loads(process_def: ProcessDefinition) -> None:
+    assert process_def.name == "claims_triage"
+    assert process_def.contract.natural_key == ["claim_id"]
+    assert process_def.contract.fields["amount"].type == "money"
+    assert process_def.model.name == "claims_fraud"
+    assert process_def.policy.version == "claims-policy-1"
+    assert process_def.policy.thresholds is not None
+    assert process_def.policy.thresholds.approve_below == 0.15
+    assert process_def.policy.thresholds.reject_at_or_above == 0.6
+    assert process_def.labeling is not None
+    assert process_def.labeling.labels == {"Fraud confirmed": 1, "Paid": 0}
+    assert process_def.robots.collect == "collect_claims"
+    date_rules = [r for r in process_def.cleaning if isinstance(r, ParseDateRule)]
+    assert date_rules and "%d/%m/%Y" in date_rules[0].formats
+    features = {f.name for f in process_def.transform.features}
+    assert {"days_policy_active", "report_delay_days"} <= features
+
+
+def test_process_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
+    first = load_process(PROCESS_FILE)
+    assert process_hash(first) == process_hash(load_process(PROCESS_FILE))
+    data = _raw()
+    policy = data["policy"]
+    assert isinstance(policy, dict)
+    policy["thresholds"]["approve_below"] = 0.2
+    assert process_hash(load_process(_write(tmp_path, data))) != process_hash(first)
+
+
+def test_a_second_process_is_just_a_file(tmp_path: Path) -> None:
+    data = _raw()
+    data["name"] = "motor_claims"
+    data["description"] = "Same contract, different policy"
+    data["policy"] = {
+        "version": "motor-1",
+        "costs": {"false_approve": 5, "false_reject": 1, "escalate": 0.5},
+    }
+    definition = load_process(_write(tmp_path, data, "motor_claims.yaml"))
+    assert definition.name == "motor_claims"
+    assert definition.policy.costs is not None
+
+
+def test_wrong_type_names_file_key_and_expectation(tmp_path: Path) -> None:
+    data = _raw()
+    data["contract"]["fields"]["amount"]["type"] = "mony"  # type: ignore[index]
+    path = _write(tmp_path, data)
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "contract.fields.amount.type" in message
+    assert "'money'" in message and "'mony'" in message
+    issue = caught.value.issues[0]
+    assert issue.key == "contract.fields.amount.type"
+    assert issue.line is not None
+    assert isinstance(caught.value, RpamlPipelineError)
+
+
+def test_unknown_key_is_reported(tmp_path: Path) -> None:
+    data = _raw()
+    data["contract"]["fields"]["claimant_age"]["maximum"] = 120  # type: ignore[index]
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    assert "contract.fields.claimant_age.maximum: unknown key" in str(caught.value)
+
+
+def test_strict_types_are_reported(tmp_path: Path) -> None:
+    data = _raw()
+    data["contract"]["fields"]["claim_id"]["required"] = "yes"  # type: ignore[index]
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    assert "contract.fields.claim_id.required: expected a valid boolean" in str(caught.value)
+
+
+def test_cleaning_rule_errors_point_at_the_rule(tmp_path: Path) -> None:
+    data = _raw()
+    cleaning = data["cleaning"]
+    assert isinstance(cleaning, list)
+    index = next(i for i, r in enumerate(cleaning) if r["rule"] == "parse_date")
+    del cleaning[index]["formats"]
+    cleaning.append({"rule": "frobnicate", "fields": ["amount"]})
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    keys = [issue.key for issue in caught.value.issues]
+    assert f"cleaning.{index}.formats" in keys
+    assert f"cleaning.{len(cleaning) - 1}" in keys
+    assert "frobnicate" in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    data = _raw()
+    data["policy"]["thresholds"]["approve_below"] = "low"  # type: ignore[index]
+    data["schedules"]["collect"] = "every 15 minutes"  # type: ignore[index]
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    keys = {issue.key for issue in caught.value.issues}
+    assert {"policy.thresholds.approve_below", "schedules.collect"} <= keys
+    assert "cron expression" in str(caught.value)
+
+
+def test_references_between_sections_are_checked(tmp_path: Path) -> None:
+    data = _raw()
+    data["model"]["features"].append({"name": "shoe_size", "kind": "numeric"})  # type: ignore[index]
+    data["transform"]["features"][3]["start"] = "claimant_name"  # type: ignore[index]
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    message = str(caught.value)
+    assert "transform.features.3.start: expected a date field" in message
+    assert "'shoe_size' is not produced by transform.features" in message
+
+
+def test_bad_yaml_reports_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ncontract:\n  fields: [a, b\nmodel: {}\n", encoding="utf-8")
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(path)
+    message = str(caught.value)
+    assert str(path) in message and "invalid YAML" in message
+    assert caught.value.issues[0].line is not None
+
+
+def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ProcessFileError, match="cannot read"):
+        load_process(tmp_path / "nope.yaml")
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(ProcessFileError, match="expected a mapping"):
+        load_process(path)
+
+
+def test_missing_section_is_named(tmp_path: Path) -> None:
+    data = _raw()
+    del data["policy"]
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    assert "policy: required key is missing" in str(caught.value)

@@ -1,0 +1,71 @@
+*** Settings ***
+Documentation       The whole loop, end to end, twice, as a user runs it: ``rpaml demo``
+...                 starts the sandbox portal and the scoring service, robots download
+...                 the history and the model is trained, robots collect the new claims,
+...                 the pipeline validates and scores them, robots apply each decision in
+...                 the portal in headless Chromium. The portal's own record of actions
+...                 is the witness that no claim is acted on twice.
+
+Library             Collections
+Library             ${CURDIR}/DemoLoop.py    workdir=${OUTPUT DIR}/whole-loop
+...                     open_claims=${OPEN_CLAIMS}    closed_claims=${CLOSED_CLAIMS}
+
+
+*** Variables ***
+${OPEN_CLAIMS}      40
+${CLOSED_CLAIMS}    400
+
+
+*** Test Cases ***
+First Run Goes Through Every Stage
+    [Documentation]    History, training, collection, processing, scoring and acting
+    ...    each did their part, and every validated claim was acted on.
+    ${summary}=    Run The Demo
+    Should Be Equal As Integers    ${summary}[history][new]    ${CLOSED_CLAIMS}
+    Should Be True    ${summary}[training][trained] and ${summary}[training][promoted]
+    Should Be True    ${summary}[collected][new] > 0
+    ${processing}=    Get From Dictionary    ${summary}    processing
+    ${processed}=    Evaluate    $processing['validated'] + $processing['quarantined']
+    Should Be Equal As Integers    ${processed}    ${summary}[collected][new]
+    Should Be True    ${processing}[quarantined] > 0 and ${processing}[top_reasons]
+    Should Be Equal As Integers    ${summary}[scoring][scored]    ${processing}[validated]
+    Should Be Equal As Integers    ${summary}[acting][applied]    ${processing}[validated]
+
+Second Run Collects Nothing Twice And Acts On No Claim Again
+    [Documentation]    On the same data nothing is staged, scored or acted on again,
+    ...    and no second model is trained.
+    ${summary}=    Run The Demo
+    Should Be Equal As Integers    ${summary}[collected][new]    0
+    Should Be Equal As Integers    ${summary}[collected][revised]    0
+    Should Be Equal As Integers    ${summary}[scoring][scored]    0
+    Should Be Equal As Integers    ${summary}[acting][applied]    0
+    Should Not Be True    ${summary}[training][trained]
+
+Every Valid Claim Carries The Robot's Decision And Its Receipt Is Stored
+    [Documentation]    The portal holds exactly one action per acted claim, equal to
+    ...    the decision in the store, with the receipt the store keeps; quarantined
+    ...    claims were left alone.
+    ${first}=    Summary Of Run    1
+    ${actions}=    Portal Actions By Claim
+    ${acted}=    Records In State    acted
+    Length Should Be    ${acted}    ${first}[processing][validated]
+    Length Should Be    ${actions}    ${first}[processing][validated]
+    FOR    ${record}    IN    @{acted}
+        Claim Should Carry The Decision Once    ${actions}    ${record}
+    END
+    ${quarantined}=    Records In State    quarantined
+    FOR    ${record}    IN    @{quarantined}
+        Dictionary Should Not Contain Key    ${actions}    ${record}[claim_id]
+        Should Not Be Empty    ${record}[reason]
+    END
+
+
+*** Keywords ***
+Claim Should Carry The Decision Once
+    [Documentation]    The portal holds exactly one action for the claim: the robot's
+    ...    decision, with the receipt the store keeps.
+    [Arguments]    ${actions}    ${record}
+    ${claim_actions}=    Get From Dictionary    ${actions}    ${record}[claim_id]
+    Length Should Be    ${claim_actions}    1
+    Should Be Equal    ${claim_actions}[0][action]    ${record}[decision]
+    Should Be Equal    ${claim_actions}[0][receipt]    ${record}[receipt]

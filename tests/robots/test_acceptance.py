@@ -1,0 +1,390 @@
+"""Acceptance of the claims robots: real portal, real SQLite store, real headless Chromium.
+
+One portal subprocess (small data) and one store serve the whole module; the Robot suites
+run as child processes, in order: collect, history, apply (twice), portal down. Each test
+checks the Robot output, the portal's own record of actions (/admin/actions) and the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from robot.api import ExecutionResult
+
+from rpaml_pipeline.store import IncomingRecord, RecordState, Store, StoredRecord, Transition
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("robots-acceptance")]
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCEPTANCE = ROOT / "tests" / "robot"
+TASKS = ROOT / "robots" / "tasks"
+PROCESS = "claims_triage"
+OPEN_CLAIMS = 40
+CLOSED_CLAIMS = 60
+LATE_ARRIVALS = 5
+UNKNOWN_CLAIM = "CLM-999999"
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    admin_token: str
+    username: str
+    password: str
+
+    def admin(self, path: str) -> Any:
+        response = httpx.get(
+            f"{self.url}/admin/{path}", headers={"X-Admin-Token": self.admin_token}, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def actions(self) -> list[dict[str, Any]]:
+        return list(self.admin("actions"))
+
+    def decide_as_a_person(self, claim_id: str, action: str) -> None:
+        """A clerk decides a claim by hand, through the same pages as the robot."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            login = client.post(
+                "/login", data={"username": self.username, "password": self.password}
+            )
+            assert login.status_code == 303, login.text
+            page = client.post(f"/claims/{claim_id}/decision", data={"action": action})
+            token = re.search(r'name="token" value="([^"]+)"', page.text)
+            assert token, page.text
+            confirmed = client.post(
+                f"/claims/{claim_id}/decision/confirm",
+                data={"action": action, "token": token.group(1)},
+            )
+            assert confirmed.status_code == 303, confirmed.text
+
+
+@dataclass(frozen=True)
+class RobotRun:
+    return_code: int
+    seconds: float
+    output_dir: Path
+
+    @property
+    def result(self) -> Any:
+        return ExecutionResult(str(self.output_dir / "output.xml"))
+
+    def messages(self) -> list[str]:
+        found: list[str] = []
+        for test in self.result.suite.all_tests:
+            found.append(f"{test.name}: {test.status}: {test.message}")
+        return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("robots-acceptance")
+
+
+@pytest.fixture(scope="module")
+def portal(workdir: Path) -> Iterator[Portal]:
+    password = secrets.token_urlsafe(12)
+    admin_token = secrets.token_urlsafe(12)
+    ready = workdir / "portal.url"
+    env = {
+        **os.environ,
+        "RPAML_PORTAL_PASSWORD": password,
+        "RPAML_PORTAL_ADMIN_TOKEN": admin_token,
+        "RPAML_PORTAL_SESSION_SECRET": secrets.token_urlsafe(24),
+    }
+    log = (workdir / "portal.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rpaml_sandbox.portal",
+            "--db",
+            str(workdir / "portal.db"),
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+            "--open-claims",
+            str(OPEN_CLAIMS),
+            "--closed-claims",
+            str(CLOSED_CLAIMS),
+            "--late-arrivals",
+            str(LATE_ARRIVALS),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready.exists() and ready.read_text().strip()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"portal did not start:\n{(workdir / 'portal.log').read_text()}")
+            time.sleep(0.1)
+        url = ready.read_text().strip().rstrip("/")
+        yield Portal(url=url, admin_token=admin_token, username="clerk", password=password)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def store_url(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'store.db'}"
+
+
+@pytest.fixture(scope="module")
+def store(store_url: str) -> Iterator[Store]:
+    with Store.connect(store_url) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def secrets_file(workdir: Path, portal: Portal) -> Path:
+    path = workdir / "secrets.env"
+    path.write_text(
+        f"RPAML_PORTAL_USERNAME={portal.username}\nRPAML_PORTAL_PASSWORD={portal.password}\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_robot(workdir: Path, portal: Portal, store_url: str) -> Iterator[Any]:
+    runs: list[RobotRun] = []
+
+    def run(suite: Path, name: str, **extra_env: str) -> RobotRun:
+        output_dir = workdir / "robot" / name
+        env = {
+            **os.environ,
+            "SE_OFFLINE": "true",
+            "RPAML_PORTAL_URL": portal.url,
+            "RPAML_PORTAL_USERNAME": portal.username,
+            "RPAML_PORTAL_PASSWORD": portal.password,
+            "RPAML_STORE_URL": store_url,
+            "RPAML_PROCESS_FILE": str(ROOT / "pipeline" / "processes" / "claims_triage.yaml"),
+            "RPAML_DATA_DIR": str(workdir / "data"),
+            "RPAML_ACCEPTANCE_CLOSED_CLAIMS": str(CLOSED_CLAIMS),
+            **extra_env,
+        }
+        for key in [key for key, value in env.items() if value == ""]:
+            del env[key]  # an empty value stands for "not set"
+        started = time.monotonic()
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "robot",
+                "--outputdir",
+                str(output_dir),
+                "--consolecolors",
+                "off",
+                str(suite),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        (output_dir / "console.txt").write_text(completed.stdout + completed.stderr)
+        robot_run = RobotRun(completed.returncode, seconds, output_dir)
+        runs.append(robot_run)
+        print(f"\n[robot] {name}: rc={completed.returncode} in {seconds:.1f} s")
+        # Secrets never reach Robot's output, whatever happened.
+        for artefact in ("output.xml", "log.html", "console.txt"):
+            text = (output_dir / artefact).read_text(errors="replace")
+            assert portal.password not in text, f"password leaked into {name}/{artefact}"
+        return robot_run
+
+    yield run
+
+
+def records_of(store: Store, source: str | None = None) -> list[StoredRecord]:
+    found: list[StoredRecord] = []
+    for chunk in store.iter_records(PROCESS):
+        found.extend(record for record in chunk if source is None or record.source == source)
+    return found
+
+
+def open_claims(portal: Portal, *, visible_only: bool = True) -> set[str]:
+    return {
+        claim["claim_id"]
+        for claim in portal.admin("claims")
+        if claim["status"] == "open" and not (visible_only and claim["hidden"])
+    }
+
+
+def test_collect_stages_every_open_claim_once(portal: Portal, store: Store, run_robot: Any) -> None:
+    visible_at_start = open_claims(portal)
+    run = run_robot(ACCEPTANCE / "collect_claims.robot", "collect", RPAML_CLAIMS_PER_PAGE="10")
+    assert run.return_code == 0, "\n".join(run.messages())
+
+    staged = records_of(store, "robot:collect_claims")
+    keys = [record.natural_key for record in staged]
+    assert len(keys) == len(set(keys)), "a claim was staged twice"
+    assert {record.revision for record in staged} == {1}
+    assert visible_at_start <= set(keys)
+    assert set(keys) <= open_claims(portal, visible_only=False)
+    # Late arrivals revealed while paging were staged by one of the two collections.
+    assert len(keys) > len(visible_at_start)
+    for record in staged:
+        assert record.raw["claim_id"] == record.natural_key
+        assert {"region", "claimant_age", "reported_date"} <= set(record.raw)
+        assert record.source_location is not None
+        assert record.source_location.endswith(f"/claims/{record.natural_key}")
+    runs = store.list_runs(PROCESS, kind="collect")
+    assert runs and runs[0].status == "succeeded"
+    assert runs[0].summary is not None
+    assert runs[0].summary["collection"]["duplicates"] >= 0
+
+
+def test_history_stages_one_record_per_closed_claim(
+    portal: Portal, store: Store, run_robot: Any
+) -> None:
+    run = run_robot(ACCEPTANCE / "download_history.robot", "history")
+    assert run.return_code == 0, "\n".join(run.messages())
+
+    closed = {claim["claim_id"] for claim in portal.admin("claims") if claim["status"] == "closed"}
+    staged = records_of(store, "robot:download_history")
+    assert len(staged) == CLOSED_CLAIMS == len(closed)
+    assert {record.natural_key for record in staged} == closed
+    assert {record.revision for record in staged} == {1}
+    assert all(record.raw.get("outcome") in {"Paid", "Fraud confirmed"} for record in staged)
+    assert all("/export/closed-claims.xlsx" in (record.source_location or "") for record in staged)
+
+
+def _decide(store: Store, decisions: Mapping[str, str]) -> dict[str, str]:
+    """Put records in ``decided`` as the scoring step would; returns claim -> record id."""
+    run_id = store.start_run(process=PROCESS, kind="score", robot=None)
+    latest = {record.natural_key: record for record in records_of(store)}
+    missing = [key for key in decisions if key not in latest]
+    if missing:
+        result = store.ingest(
+            PROCESS,
+            [
+                IncomingRecord(natural_key=key, payload={"claim_id": key}, source="test:acceptance")
+                for key in missing
+            ],
+            run_id=run_id,
+        )
+        latest.update(
+            {
+                key: store.get_record(rid)
+                for key, rid in zip(missing, result.record_ids, strict=True)
+            }
+        )
+    report = store.transition_many(
+        [
+            Transition(
+                record_id=latest[key].record_id,
+                to_state=RecordState.DECIDED,
+                values={"decision": action},
+            )
+            for key, action in decisions.items()
+        ],
+        run_id=run_id,
+    )
+    assert report.lost == []
+    store.finish_run(run_id, status="succeeded")
+    return {key: latest[key].record_id for key in decisions}
+
+
+def test_apply_decisions_acts_once_and_stores_receipts(
+    portal: Portal, store: Store, run_robot: Any, secrets_file: Path
+) -> None:
+    collected = sorted(record.natural_key for record in records_of(store, "robot:collect_claims"))
+    approve, escalate, reject, decided_by_hand = collected[:4]
+    wanted = {approve: "approve", escalate: "escalate", reject: "reject"}
+    record_ids = _decide(store, {**wanted, decided_by_hand: "approve", UNKNOWN_CLAIM: "approve"})
+    # A clerk rejects one claim by hand before the robot runs: the robot must not act again.
+    portal.decide_as_a_person(decided_by_hand, "reject")
+    actions_before = len(portal.actions())
+
+    # Credentials from the secrets file this time, not from the environment.
+    run = run_robot(
+        ACCEPTANCE / "apply_decisions.robot",
+        "apply",
+        RPAML_PORTAL_USERNAME="",
+        RPAML_PORTAL_PASSWORD="",
+        RPAML_SECRETS_FILE=str(secrets_file),
+    )
+    assert run.return_code == 0, "\n".join(run.messages())
+
+    actions = portal.actions()
+    assert len(actions) == actions_before + len(wanted)
+    by_claim: dict[str, list[dict[str, Any]]] = {}
+    for action in actions:
+        by_claim.setdefault(action["claim_id"], []).append(action)
+    for claim_id, action in wanted.items():
+        assert [item["action"] for item in by_claim[claim_id]] == [action]
+        record = store.get_record(record_ids[claim_id])
+        assert record.state == "acted"
+        assert record.receipt == by_claim[claim_id][0]["receipt"]
+        assert re.fullmatch(r"RCPT-\w{8}", record.receipt or "")
+    # The hand decision stands; the robot stored its receipt as already decided.
+    assert [item["action"] for item in by_claim[decided_by_hand]] == ["reject"]
+    by_hand = store.get_record(record_ids[decided_by_hand])
+    assert by_hand.state == "acted"
+    assert by_hand.receipt == by_claim[decided_by_hand][0]["receipt"]
+    outcomes = [event.detail.get("outcome") for event in store.record_events(by_hand.record_id)]
+    assert "already_decided" in outcomes
+    # A claim the portal does not know is the record's fault, not the portal's.
+    unknown = store.get_record(record_ids[UNKNOWN_CLAIM])
+    assert unknown.state == "failed"
+    assert "does not exist" in (unknown.reason or "")
+    assert UNKNOWN_CLAIM not in by_claim
+
+    # The real task suite, run again: nothing is left to do, nothing is done twice.
+    again = run_robot(TASKS / "apply_decisions.robot", "apply-again")
+    assert again.return_code == 0, "\n".join(again.messages())
+    assert portal.actions() == actions
+    runs = store.list_runs(PROCESS, kind="act")
+    assert runs[0].status == "succeeded"
+
+
+def test_portal_down_fails_the_run_and_keeps_the_store(store: Store, run_robot: Any) -> None:
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    before = store.counts()
+    run = run_robot(TASKS / "collect_claims.robot", "portal-down", RPAML_PORTAL_URL=dead_url)
+    assert run.return_code != 0
+    message = "\n".join(run.messages())
+    assert "ApplicationError" in message
+    assert f"{dead_url}/login" in message and "refused" in message
+    assert store.counts() == before
+    failed = store.list_runs(PROCESS, kind="collect")[0]
+    assert failed.status == "failed"
+    assert failed.summary is not None and "ApplicationError" in failed.summary["error"]
+
+    keyword_level = run_robot(
+        ACCEPTANCE / "portal_down.robot", "portal-down-keyword", RPAML_PORTAL_URL=dead_url
+    )
+    assert keyword_level.return_code == 0, "\n".join(keyword_level.messages())

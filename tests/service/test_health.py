@@ -1,0 +1,63 @@
+"""Health and readiness of the scoring service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from rpaml_service.app import create_app
+from rpaml_service.settings import ServiceSettings
+
+
+def test_health_lists_every_served_champion_with_versions(client: TestClient) -> None:
+    response = client.get("/v1/health")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "ready": True,
+        "models": {
+            # The champion (version 1) is served, not the newest version (2).
+            "claims_fraud": {"version": "1", "policy_version": "thresholds-1"},
+            "claims_priority": {"version": "1", "policy_version": "thresholds-2"},
+        },
+    }
+
+
+def test_readiness_probe_answers_200_when_ready(client: TestClient) -> None:
+    response = client.get("/v1/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["ready"] is True
+
+
+def test_not_ready_before_the_lifespan_has_loaded_the_models(registry_dir: Path) -> None:
+    app = create_app(ServiceSettings(registry_dir=registry_dir))
+    # Without the context manager, TestClient does not run the lifespan.
+    unstarted = TestClient(app)
+
+    health = unstarted.get("/v1/health")
+    probe = unstarted.get("/v1/health/ready")
+
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "ready": False, "models": {}}
+    assert probe.status_code == 503
+
+
+def test_only_the_named_models_are_loaded(registry_dir: Path) -> None:
+    settings = ServiceSettings(registry_dir=registry_dir, models=["claims_priority"])
+
+    with TestClient(create_app(settings)) as client:
+        models = client.get("/v1/health").json()["models"]
+
+    assert list(models) == ["claims_priority"]
+
+
+def test_an_empty_registry_starts_but_is_not_ready(tmp_path: Path) -> None:
+    with TestClient(create_app(ServiceSettings(registry_dir=tmp_path / "empty"))) as client:
+        health = client.get("/v1/health").json()
+        probe = client.get("/v1/health/ready")
+
+    assert health == {"status": "ok", "ready": False, "models": {}}
+    assert probe.status_code == 503
