@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,14 +24,12 @@ from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.errors import DemoError
 from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.model_training import train_from_store
-from rpaml_pipeline.process import ProcessDefinition, load_process, process_hash
-from rpaml_pipeline.robot_runs import RobotRunResult, run_robot, suite_path
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.scoring import ScoringClient
-from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.secrets_file import ensure_demo_secrets
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
+from rpaml_pipeline.stages import process_stage, robot_name, robot_stage, score_stage
 from rpaml_pipeline.store import Store
 
 Progress = Callable[[str], None]
@@ -85,7 +81,6 @@ def run_demo(
     emitter = OpenLineageEmitter(settings.lineage_file)
     timer = StageTimer()
     summary = DemoSummary(process=process.name, store=store.url, data_dir=str(data_dir))
-    robots_dir = settings.project_dir / "robots"
     try:
         with ExitStack() as running:
             portal = running.enter_context(
@@ -98,13 +93,12 @@ def run_demo(
                 "RPAML_PORTAL_URL": portal.url,
                 "RPAML_SECRETS_FILE": str(data_dir / "secrets.env"),
             }
-            runner = _RobotRunner(store, process, robots_dir, data_dir, robot_env, summary)
 
             with timer.stage("download history"):
-                summary.history = runner.run("history")
+                summary.history = _robot(store, process, "history", settings, robot_env, summary)
                 progress("history downloaded and staged")
             with timer.stage("process history"):
-                summary.history["processing"] = _process(store, process, emitter)
+                summary.history["processing"] = process_stage(store, process, emitter)
             with timer.stage("train"):
                 outcome = train_from_store(store, process, settings.registry_dir)
                 summary.training = outcome.as_dict()
@@ -114,14 +108,14 @@ def run_demo(
             summary.service_url = service.url
             progress(f"scoring service at {service.url}")
             with timer.stage("collect claims"):
-                summary.collected = runner.run("collect")
+                summary.collected = _robot(store, process, "collect", settings, robot_env, summary)
                 progress("new claims collected")
             with timer.stage("process claims"):
-                summary.processing = _process(store, process, emitter)
+                summary.processing = process_stage(store, process, emitter)
             with timer.stage("score"):
                 summary.scoring = _score(store, process, service.url, settings)
             with timer.stage("apply decisions"):
-                summary.acting = runner.run("act")
+                summary.acting = _robot(store, process, "act", settings, robot_env, summary)
                 progress("decisions applied")
             summary.decision_quality = _decision_quality(store, process, portal.url, secrets)
     finally:
@@ -142,94 +136,37 @@ def _started(timer: StageTimer, stage: str, child: ManagedProcess) -> Iterator[M
         child.stop()
 
 
-class _RobotRunner:
-    """Runs the process's robots, one output folder per run, and reads their run summary."""
-
-    def __init__(
-        self,
-        store: Store,
-        process: ProcessDefinition,
-        robots_dir: Path,
-        data_dir: Path,
-        env: Mapping[str, str],
-        summary: DemoSummary,
-    ) -> None:
-        self.store = store
-        self.process = process
-        self.robots_dir = robots_dir
-        self.data_dir = data_dir
-        self.env = dict(env)
-        self.summary = summary
-
-    def run(self, role: str) -> dict[str, Any]:
-        name = getattr(self.process.robots, role)
-        if name is None:
-            raise DemoError(f"process {self.process.name} names no {role} robot")
-        run_id = uuid.uuid4().hex
-        output_dir = self.data_dir / "robot-runs" / f"{name}-{run_id[:8]}"
-        result = run_robot(
-            suite_path(self.robots_dir, name),
-            output_dir=output_dir,
-            env={**self.env, "RPAML_RUN_ID": run_id},
-        )
-        self.summary.robot_logs[name] = str(result.log_html)
-        if not result.succeeded:
-            raise DemoError(_robot_failure(result))
-        return robot_run_figures(self.store, run_id, name)
-
-
-def robot_run_figures(store: Store, run_id: str, robot: str) -> dict[str, Any]:
-    """The figures a robot's run recorded in its summary, flattened for reports."""
-    run = store.get_run(run_id)
-    summary = run.summary or {}
-    staged = summary.get("staged", {})
-    acted = summary.get("acted", {})
-    failures = summary.get("failures", {})
-    collection = summary.get("collection", {})
-    return {
-        "run_id": run_id,
-        "robot": robot,
-        "status": run.status,
-        "new": int(staged.get("new", 0)),
-        "revised": int(staged.get("revised", 0)),
-        "unchanged": int(staged.get("unchanged", 0)),
-        "on_screen": int(collection.get("claims", 0)),
-        "duplicates": int(collection.get("duplicates", 0)),
-        "applied": int(acted.get("applied", 0)),
-        "already_decided": int(acted.get("already_decided", 0)),
-        "failed": int(failures.get("business", 0)) + int(failures.get("application", 0)),
-    }
-
-
-def _robot_failure(result: RobotRunResult) -> str:
-    messages = "\n".join(f"  - {message}" for message in result.failure_messages)
-    return f"robot {result.suite} failed; see {result.log_html}\n{messages}"
-
-
-def _process(
-    store: Store, process: ProcessDefinition, emitter: OpenLineageEmitter
+def _robot(
+    store: Store,
+    process: ProcessDefinition,
+    role: str,
+    settings: RpamlSettings,
+    env: Mapping[str, str],
+    summary: DemoSummary,
 ) -> dict[str, Any]:
-    run_id = store.start_run(process.name, "process", config_hash=process_hash(process))
-    try:
-        result = process_collected(store, process, run_id, emitter=emitter)
-    except Exception:
-        store.finish_run(run_id, "failed")
-        raise
-    store.finish_run(run_id, "succeeded", result.as_dict())
-    return {"run_id": run_id, **result.as_dict()}
+    result, figures = robot_stage(
+        store,
+        robot_name(process, role),
+        robots_dir=settings.project_dir / "robots",
+        output_root=settings.data_dir / "robot-runs",
+        env=env,
+    )
+    summary.robot_logs[result.suite] = str(result.log_html)
+    if not result.succeeded:
+        messages = "\n".join(f"  - {message}" for message in result.failure_messages)
+        raise DemoError(f"robot {result.suite} failed; see {result.log_html}\n{messages}")
+    return figures
 
 
 def _score(
     store: Store, process: ProcessDefinition, service_url: str, settings: RpamlSettings
 ) -> dict[str, Any]:
-    run_id = store.start_run(process.name, "score", config_hash=process_hash(process))
     api_key = settings.service_api_key.get_secret_value() if settings.service_api_key else None
     with ScoringClient(service_url, api_key=api_key) as client:
-        result = score_validated(store, process, client, run_id=run_id)
-    store.finish_run(run_id, "failed" if result.error else "succeeded", result.as_dict())
-    if result.error:
-        raise DemoError(f"scoring stopped: {result.error}; {result.waiting} records wait")
-    return {"run_id": run_id, **result.as_dict()}
+        figures = score_stage(store, process, client)
+    if figures["error"]:
+        raise DemoError(f"scoring stopped: {figures['error']}; {figures['waiting']} records wait")
+    return figures
 
 
 def _portal(
