@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := chromium chromium-driver xvfb xclip xdotool
 export SE_OFFLINE := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint format docs system venv clean
+.PHONY: demo test lint format docs system venv clean bench bench-compare
 
 # Debian packages the robots need; installed only when missing and only as root.
 system:
@@ -36,8 +36,12 @@ venv: $(STAMP)
 demo: system venv
 	$(BIN)/rpaml demo
 
+# Two passes: the bulk in parallel (one worker per core, a test module's tests on one
+# worker), then the tests that start whole deployments (portal, service, workers,
+# browsers) one at a time, so they never compete for the two cores.
 test: system venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial" tests
+	$(BIN)/python -m pytest -m serial tests
 
 lint: venv
 	$(BIN)/ruff check .
@@ -56,3 +60,13 @@ docs: venv
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+# Speed is measured here, never in tests: each script prints its figures and writes
+# them under bench/results/.
+bench: venv
+	$(BIN)/python bench/serving/bench.py
+
+# Also installs MLflow and BentoML in their own virtualenvs (bench/serving/.venvs/) and
+# measures them on the same model and payloads in the same run.
+bench-compare: venv
+	bench/serving/compare.sh

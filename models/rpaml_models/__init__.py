@@ -4,8 +4,10 @@ This package imports no other rpaml package: the scoring service and the pipelin
 both build on it.
 """
 
+from rpaml_models.compiled import CompilationReport
 from rpaml_models.errors import (
     ArtifactIntegrityError,
+    CompilationError,
     InvalidNameError,
     LibraryMismatchError,
     ModelNotFoundError,
@@ -13,7 +15,7 @@ from rpaml_models.errors import (
 )
 from rpaml_models.explain import BaselineExplainer, BaselineValue, compute_baseline
 from rpaml_models.features import build_pipeline
-from rpaml_models.loaded import LoadedModel, Scored, ScoringOutcome
+from rpaml_models.loaded import LoadedModel, Scored, ScoringOutcome, ValidatedRows
 from rpaml_models.metadata import ModelMetadata, ModelSummary, PromotionRecord, library_versions
 from rpaml_models.policy import ACTIONS, Action, Decision, DecisionPolicy
 from rpaml_models.registry import ModelRegistry
@@ -26,6 +28,8 @@ __all__ = [
     "ArtifactIntegrityError",
     "BaselineExplainer",
     "BaselineValue",
+    "CompilationError",
+    "CompilationReport",
     "Decision",
     "DecisionPolicy",
     "FeatureKind",
@@ -44,6 +48,7 @@ __all__ = [
     "Scored",
     "ScoringOutcome",
     "TrainingResult",
+    "ValidatedRows",
     "build_pipeline",
     "compute_baseline",
     "library_versions",

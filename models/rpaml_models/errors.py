@@ -65,3 +65,10 @@ class LibraryMismatchError(RegistryError):
             f"model was built with {library} {built_with} but {installed} is installed; "
             f"retrain the model or install {library} {built_with}"
         )
+
+
+class CompilationError(RegistryError):
+    """A model cannot be compiled (or a compiled artifact loaded) for the fast path.
+
+    Registration and loading catch it and fall back to scikit-learn, recording why.
+    """

@@ -22,7 +22,7 @@ differences, not Shapley values: interactions are attributed to each feature inv
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,9 @@ class BaselineExplainer:
         Maximum number of reasons per row.
     min_effect : float, default=0.01
         Smallest score increase worth reporting.
+    predict_positive : callable, default=None
+        Fraud probabilities of preprocessed rows; the compiled classifier when the
+        model is served compiled, the pipeline's classifier otherwise.
     """
 
     def __init__(
@@ -133,7 +136,10 @@ class BaselineExplainer:
         *,
         top_k: int = 3,
         min_effect: float = 0.01,
+        predict_positive: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+        | None = None,
     ) -> None:
+        self._predict_positive = predict_positive
         self._preprocess = pipeline[:-1]
         self._classifier = pipeline[-1]
         self._positive = list(self._classifier.classes_).index(1)
@@ -212,17 +218,19 @@ class BaselineExplainer:
         """Fraud probabilities of preprocessed rows."""
         if transformed.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
+        if self._predict_positive is not None:
+            return self._predict_positive(transformed)
         proba = self._classifier.predict_proba(transformed)
         return np.asarray(proba[:, self._positive], dtype=np.float64)
 
     def reasons(
-        self, frame: pd.DataFrame, effects: npt.NDArray[np.float64]
+        self, frame: pd.DataFrame | Mapping[str, Any], effects: npt.NDArray[np.float64]
     ) -> list[tuple[str, ...]]:
         """Format the strongest positive effects of each row as readable reasons.
 
         Parameters
         ----------
-        frame : pandas.DataFrame
+        frame : pandas.DataFrame or mapping of column name to array
             The rows, for the values shown in the reasons.
         effects : ndarray of shape (n_rows, n_features)
             From :meth:`effects`.
@@ -236,7 +244,7 @@ class BaselineExplainer:
         # Stable sort: equal effects keep column order, so reasons are deterministic.
         top = np.argsort(-effects, axis=1, kind="stable")[:, :k]
         top_effects = np.take_along_axis(effects, top, axis=1)
-        raw = {spec.name: frame[spec.name].to_numpy() for spec in self._specs}
+        raw = {spec.name: np.asarray(frame[spec.name]) for spec in self._specs}
         reasons: list[tuple[str, ...]] = []
         for i in range(effects.shape[0]):
             row_reasons = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from rpaml_models.compiled import ColumnEncoder, CompiledClassifier
 from rpaml_models.explain import BaselineExplainer
 from rpaml_models.metadata import ModelMetadata
 from rpaml_models.policy import Action, DecisionPolicy
@@ -55,6 +57,47 @@ class ScoringOutcome:
         return not self.issues
 
 
+@dataclass(frozen=True, slots=True)
+class ValidatedRows:
+    """Rows that passed the schema, encoded and ready to score.
+
+    Several requests' rows can be scored together (:meth:`concat`), which is how the
+    scoring service batches concurrent requests.
+
+    Attributes
+    ----------
+    rows : sequence of mappings
+        The rows as given (the policy reads amounts from them).
+    columns : dict of str to array
+        Validated columns (:meth:`FeatureSchema.validate_columns`), for the reasons.
+    encoded : ndarray of shape (n_rows, n_features)
+        The preprocessed matrix the classifier reads.
+    """
+
+    rows: Sequence[Mapping[str, object]]
+    columns: dict[str, Any]
+    encoded: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @staticmethod
+    def concat(parts: Sequence[ValidatedRows]) -> ValidatedRows:
+        """One batch holding ``parts`` in order."""
+        if len(parts) == 1:
+            return parts[0]
+        rows: list[Mapping[str, object]] = []
+        for part in parts:
+            rows.extend(part.rows)
+        names = parts[0].columns.keys()
+        columns = {
+            name: np.concatenate([np.asarray(part.columns[name]) for part in parts])
+            for name in names
+        }
+        encoded = np.vstack([part.encoded for part in parts])
+        return ValidatedRows(rows=rows, columns=columns, encoded=encoded)
+
+
 class LoadedModel:
     """A verified model version with its policy, as returned by ``ModelRegistry.load``.
 
@@ -66,6 +109,11 @@ class LoadedModel:
         The policy registered with it.
     pipeline : sklearn.pipeline.Pipeline
         The fitted pipeline.
+    compiled : CompiledClassifier, optional
+        The verified ONNX classifier; scikit-learn scores when omitted.
+    runtime_reason : str, default=""
+        Why this runtime serves the model (from the registration's parity check, or
+        why the compiled artifact could not be used here).
 
     Attributes
     ----------
@@ -74,10 +122,18 @@ class LoadedModel:
     policy : DecisionPolicy
     schema : FeatureSchema
     pipeline : sklearn.pipeline.Pipeline
+    runtime : {"onnxruntime", "sklearn"}
+    runtime_reason : str
     """
 
     def __init__(
-        self, *, metadata: ModelMetadata, policy: DecisionPolicy, pipeline: Pipeline
+        self,
+        *,
+        metadata: ModelMetadata,
+        policy: DecisionPolicy,
+        pipeline: Pipeline,
+        compiled: CompiledClassifier | None = None,
+        runtime_reason: str = "",
     ) -> None:
         self.name = metadata.name
         self.version = metadata.version
@@ -90,8 +146,21 @@ class LoadedModel:
         self._preprocess = pipeline[:-1]
         self._classifier = pipeline[-1]
         self._positive = list(self._classifier.classes_).index(1)
+        self._compiled = compiled
+        self._encoder = ColumnEncoder(pipeline, self.schema) if compiled is not None else None
+        self.runtime: Literal["onnxruntime", "sklearn"] = (
+            "onnxruntime" if compiled is not None else "sklearn"
+        )
+        self.runtime_reason = runtime_reason or (
+            "compiled path verified at registration" if compiled else "scikit-learn"
+        )
         self._explainer = (
-            BaselineExplainer(pipeline, self.schema, metadata.baseline)
+            BaselineExplainer(
+                pipeline,
+                self.schema,
+                metadata.baseline,
+                predict_positive=self._predict_encoded,
+            )
             if metadata.baseline is not None
             else None
         )
@@ -99,8 +168,16 @@ class LoadedModel:
     def __repr__(self) -> str:
         return (
             f"LoadedModel(name={self.name!r}, version={self.version!r}, "
-            f"policy_version={self.policy.version!r})"
+            f"policy_version={self.policy.version!r}, runtime={self.runtime!r})"
         )
+
+    def _predict_encoded(self, encoded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        if encoded.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        if self._compiled is not None:
+            return self._compiled.predict_positive(encoded)
+        proba = self._classifier.predict_proba(encoded)
+        return np.asarray(proba[:, self._positive], dtype=np.float64)
 
     def score_frame(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Fraud probabilities for a frame with the schema's columns.
@@ -117,8 +194,57 @@ class LoadedModel:
         """
         if len(frame) == 0:
             return np.empty(0, dtype=np.float64)
-        proba = self._classifier.predict_proba(self._preprocess.transform(frame))
-        return np.asarray(proba[:, self._positive], dtype=np.float64)
+        encoded = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
+        return self._predict_encoded(encoded)
+
+    def validate(
+        self, rows: Sequence[Mapping[str, object]]
+    ) -> tuple[ValidatedRows | None, list[FieldIssue]]:
+        """Check rows against the schema and encode them, without scoring.
+
+        Returns
+        -------
+        validated : ValidatedRows or None
+            None when there is any issue.
+        issues : list of FieldIssue
+            Every invalid field.
+        """
+        columns, issues = self.schema.validate_columns(rows)
+        if issues:
+            return None, issues
+        if not rows:
+            encoded = np.empty((0, len(self.schema.names)), dtype=np.float64)
+        elif self._encoder is not None:
+            encoded = self._encoder.encode(columns)
+        else:
+            frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
+            encoded = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
+        return ValidatedRows(rows=rows, columns=columns, encoded=encoded), []
+
+    def score_validated(self, validated: ValidatedRows, *, explain: bool = True) -> list[Scored]:
+        """Score, decide and explain rows that passed :meth:`validate`."""
+        if not len(validated):
+            return []
+        transformed = validated.encoded
+        model_reasons: list[tuple[str, ...]]
+        if explain and self._explainer is not None:
+            explainer = self._explainer
+            substitution = explainer.substitute(transformed)
+            # One prediction for the rows and their baseline variants together.
+            combined = explainer.predict(np.vstack([transformed, substitution.variants]))
+            scores = combined[: len(validated)]
+            effects = explainer.effects(substitution, scores, combined[len(validated) :])
+            model_reasons = explainer.reasons(validated.columns, effects)
+        else:
+            scores = self._predict_encoded(transformed)
+            model_reasons = [()] * len(validated)
+        decisions = self.policy.decide(scores.tolist(), validated.rows)
+        return [
+            Scored(score, decision.action, decision.reasons + reasons)
+            for score, decision, reasons in zip(
+                scores.tolist(), decisions, model_reasons, strict=True
+            )
+        ]
 
     def score(
         self, rows: Sequence[Mapping[str, object]], *, explain: bool = True
@@ -130,7 +256,7 @@ class LoadedModel:
         rows : sequence of mappings
             Feature values by name.
         explain : bool, default=True
-            Add model reasons (one extra ``predict_proba`` over at most
+            Add model reasons (one extra prediction over at most
             ``n_rows * n_features`` rows; see :mod:`rpaml_models.explain`).
 
         Returns
@@ -138,34 +264,10 @@ class LoadedModel:
         ScoringOutcome
             ``issues`` naming every invalid field, or one :class:`Scored` per row.
         """
-        frame, issues = self.schema.validate_rows(rows)
-        if issues:
+        validated, issues = self.validate(rows)
+        if validated is None:
             return ScoringOutcome(issues=issues)
-        if not rows:
-            return ScoringOutcome()
-        transformed = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
-        model_reasons: list[tuple[str, ...]]
-        if explain and self._explainer is not None:
-            explainer = self._explainer
-            substitution = explainer.substitute(transformed)
-            # One predict_proba for the rows and their baseline variants together.
-            combined = explainer.predict(np.vstack([transformed, substitution.variants]))
-            scores = combined[: len(frame)]
-            effects = explainer.effects(substitution, scores, combined[len(frame) :])
-            model_reasons = explainer.reasons(frame, effects)
-        else:
-            scores = np.asarray(
-                self._classifier.predict_proba(transformed)[:, self._positive], dtype=np.float64
-            )
-            model_reasons = [()] * len(frame)
-        decisions = self.policy.decide(scores.tolist(), rows)
-        results = [
-            Scored(score, decision.action, decision.reasons + reasons)
-            for score, decision, reasons in zip(
-                scores.tolist(), decisions, model_reasons, strict=True
-            )
-        ]
-        return ScoringOutcome(results=results)
+        return ScoringOutcome(results=self.score_validated(validated, explain=explain))
 
     def explain_frame(self, frame: pd.DataFrame) -> list[tuple[str, ...]]:
         """Model reasons for each row of a validated frame (empty without a baseline)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rpaml_models.compiled import CompilationReport
 from rpaml_models.explain import BaselineValue
 from rpaml_models.schema import FeatureSchema
 
@@ -59,6 +60,9 @@ class ModelMetadata(BaseModel):
         SHA-256 (hex) of ``model.joblib``.
     baseline : dict or None
         Per-feature baseline for explanations; ``None`` disables model reasons.
+    compilation : CompilationReport or None
+        The compiled (ONNX) path's parity result and the runtime to serve; ``None``
+        for versions registered before compilation existed (served by scikit-learn).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
@@ -75,6 +79,7 @@ class ModelMetadata(BaseModel):
     library_versions: dict[str, str]
     artifact_sha256: str
     baseline: dict[str, BaselineValue] | None = None
+    compilation: CompilationReport | None = None
 
 
 class PromotionRecord(BaseModel):

@@ -67,6 +67,11 @@ class DecisionPolicy(BaseModel):
         Per-unit-of-amount costs with the same shape, optional.
     amount_feature : str, default=None
         Feature holding the amount; required with ``amount_costs``.
+    compiled_score_tolerance : float, default=1e-9
+        Largest probability difference between the compiled (ONNX) path and
+        scikit-learn that still lets the compiled path be served.
+    compiled_max_decision_mismatches : int, default=0
+        Parity rows allowed to be decided differently by the compiled path.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +83,20 @@ class DecisionPolicy(BaseModel):
     costs: dict[Action, dict[Outcome, float]] | None = None
     amount_costs: dict[Action, dict[Outcome, float]] | None = None
     amount_feature: str | None = None
+    compiled_score_tolerance: float = Field(
+        default=1e-9,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Largest fraud-probability difference allowed between the compiled (ONNX) "
+            "scoring path and scikit-learn on the parity rows checked at registration."
+        ),
+    )
+    compiled_max_decision_mismatches: int = Field(
+        default=0,
+        ge=0,
+        description="Parity rows allowed to get another decision on the compiled path.",
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> DecisionPolicy:

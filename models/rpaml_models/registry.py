@@ -3,6 +3,7 @@
 Layout under the registry root::
 
     <name>/<version>/model.joblib     the fitted pipeline
+    <name>/<version>/model.onnx       its compiled classifier, when parity passed
     <name>/<version>/metadata.json    ModelMetadata, written last
     <name>/<version>/policy.json      the DecisionPolicy registered with it
     <name>/champion.json              the current PromotionRecord
@@ -31,11 +32,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
+import pandas as pd
 from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
+from rpaml_models.compiled import (
+    ONNX_FILE,
+    CompilationReport,
+    CompiledClassifier,
+    classifier_layout,
+    compile_model,
+)
 from rpaml_models.errors import (
     ArtifactIntegrityError,
+    CompilationError,
     InvalidNameError,
     LibraryMismatchError,
     ModelNotFoundError,
@@ -95,6 +105,8 @@ class ModelRegistry:
         params: Mapping[str, object],
         lineage_run_id: str | None = None,
         baseline: Mapping[str, BaselineValue] | None = None,
+        holdout: pd.DataFrame | None = None,
+        compile: bool = True,
     ) -> ModelMetadata:
         """Store a fitted pipeline as the next version of ``name``.
 
@@ -119,6 +131,13 @@ class ModelRegistry:
         baseline : mapping, default=None
             Feature baseline for explanations (``TrainingResult.baseline``); without
             it the model gives only policy reasons.
+        holdout : pandas.DataFrame, default=None
+            Held-out rows with the schema's columns for the compiled path's parity
+            check (threshold probe rows are always added).
+        compile : bool, default=True
+            Compile the model to ONNX and check parity (see
+            :mod:`rpaml_models.compiled`); the result, and the runtime the service
+            will use, is recorded in ``metadata.compilation``.
 
         Returns
         -------
@@ -152,6 +171,11 @@ class ModelRegistry:
             artifact = buffer.getvalue()
             _write_file(staging / ARTIFACT_FILE, artifact)
             _write_file(staging / POLICY_FILE, policy.model_dump_json(indent=2).encode())
+            compilation: CompilationReport | None = None
+            if compile:
+                onnx_bytes, compilation = compile_model(pipeline, schema, policy, holdout)
+                if onnx_bytes is not None:
+                    _write_file(staging / ONNX_FILE, onnx_bytes)
             draft = ModelMetadata(
                 name=name,
                 version="0",
@@ -165,6 +189,7 @@ class ModelRegistry:
                 library_versions=library_versions(),
                 artifact_sha256=hashlib.sha256(artifact).hexdigest(),
                 baseline=None if baseline is None else dict(baseline),
+                compilation=compilation,
             )
             while True:
                 version = str(self._highest_number(model_dir) + 1)
@@ -334,7 +359,8 @@ class ModelRegistry:
         InvalidNameError
             A name or version that is not a valid path component.
         ArtifactIntegrityError
-            The artifact's SHA-256 differs from the metadata.
+            The artifact's (or the compiled ``model.onnx``'s) SHA-256 differs from
+            the metadata.
         LibraryMismatchError
             A checked library's major.minor differs.
         RegistryError
@@ -370,10 +396,41 @@ class ModelRegistry:
                 f"{policy_path}: policy version {policy.version} differs from the "
                 f"registered {metadata.policy_version}"
             )
+        onnx_bytes = self._compiled_artifact(version_dir, metadata)
         pipeline = joblib.load(io.BytesIO(artifact))
         if not isinstance(pipeline, Pipeline):
             raise RegistryError(f"{artifact_path}: holds {type(pipeline).__name__}, not a Pipeline")
-        return LoadedModel(metadata=metadata, policy=policy, pipeline=pipeline)
+        compilation = metadata.compilation
+        reason = "registered without compilation" if compilation is None else compilation.reason
+        compiled: CompiledClassifier | None = None
+        if onnx_bytes is not None:
+            try:
+                compiled = CompiledClassifier(onnx_bytes, classifier_layout(pipeline))
+            except CompilationError as error:
+                reason = f"compiled path unavailable here ({error}); serving scikit-learn"
+        return LoadedModel(
+            metadata=metadata,
+            policy=policy,
+            pipeline=pipeline,
+            compiled=compiled,
+            runtime_reason=reason,
+        )
+
+    @staticmethod
+    def _compiled_artifact(version_dir: Path, metadata: ModelMetadata) -> bytes | None:
+        """The verified ONNX bytes of a version served compiled, else None."""
+        compilation = metadata.compilation
+        if compilation is None or compilation.onnx_sha256 is None:
+            return None
+        path = version_dir / ONNX_FILE
+        try:
+            onnx_bytes = path.read_bytes()
+        except FileNotFoundError as error:
+            raise ArtifactIntegrityError(path, compilation.onnx_sha256, "missing") from error
+        actual = hashlib.sha256(onnx_bytes).hexdigest()
+        if not hmac.compare_digest(actual, compilation.onnx_sha256):
+            raise ArtifactIntegrityError(path, compilation.onnx_sha256, actual)
+        return onnx_bytes
 
     # -- paths -------------------------------------------------------------------
 

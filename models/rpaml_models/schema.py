@@ -160,8 +160,24 @@ class FeatureSchema(BaseModel):
             Every problem found, ordered by row then schema order; empty when all
             rows are valid.
         """
+        columns, issues = self.validate_columns(rows)
+        frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
+        return frame, issues
+
+    def validate_columns(
+        self, rows: Sequence[Mapping[str, object]]
+    ) -> tuple[dict[str, Any], list[FieldIssue]]:
+        """:meth:`validate_rows` without building the DataFrame (the scoring hot path).
+
+        Returns
+        -------
+        columns : dict of str to array
+            The frame's columns by name: float64 arrays for numeric and boolean
+            features, object Series of str (NaN when missing) for categoricals.
+        issues : list of FieldIssue
+            As :meth:`validate_rows` reports them.
+        """
         issues: list[FieldIssue] = []
-        n_rows = len(rows)
         name_set = self.name_set
         mappings: list[Mapping[str, object]] = []
         # Key check first: comparing a keys view with a frozenset is one C-level
@@ -200,8 +216,7 @@ class FeatureSchema(BaseModel):
             order = {name: position for position, name in enumerate(self.names)}
             order[ROW_FIELD] = -1
             issues.sort(key=lambda issue: (issue.index, order.get(issue.field, len(order))))
-        frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows), copy=False)
-        return frame, issues
+        return columns, issues
 
     def coerce_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Return ``frame``'s schema columns with the dtypes :meth:`validate_rows` gives.

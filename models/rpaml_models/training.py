@@ -46,6 +46,9 @@ class TrainingResult:
     n_train: int
     n_test: int
     baseline: dict[str, BaselineValue] = field(default_factory=dict)
+    holdout: pd.DataFrame | None = None
+    """The held-out rows the metrics come from; pass them to
+    :meth:`ModelRegistry.register` for the compiled path's parity check."""
 
 
 def train_model(
@@ -87,6 +90,14 @@ def train_model(
     """
     data = schema.coerce_frame(frame).reset_index(drop=True)
     y = _check_labels(labels, len(data))
+    # A feature missing in every row gives the model nothing to split on (and makes the
+    # gradient-boosting binner fail obscurely): name it, so the gap upstream is found.
+    empty = [name for name in schema.names if data[name].isna().all()]
+    if empty:
+        raise ValueError(
+            f"no training row has a value for {', '.join(empty)}; "
+            "every feature needs values in the training data"
+        )
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     model_params = {"random_state": seed, **params}
@@ -111,6 +122,7 @@ def train_model(
         n_train=len(y_train),
         n_test=len(y_test),
         baseline=compute_baseline(data, schema),
+        holdout=data_test,
     )
 
 

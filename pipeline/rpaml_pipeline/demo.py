@@ -12,10 +12,12 @@ name), so it imports none of those packages.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.scoring import ScoringClient
-from rpaml_pipeline.secrets_file import ensure_demo_secrets
+from rpaml_pipeline.secrets_file import SERVICE_KEY, ensure_demo_secrets, write_service_keys
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
 from rpaml_pipeline.stages import process_stage, robot_name, robot_stage, score_stage
@@ -42,6 +44,7 @@ class DemoOptions:
     seed: int = 7
     open_claims: int = 120
     closed_claims: int = 1500
+    late_arrivals: int = 5
 
 
 @dataclass
@@ -56,6 +59,7 @@ class DemoSummary:
     history: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     collected: dict[str, Any] = field(default_factory=dict)
+    enrichment: dict[str, Any] = field(default_factory=dict)
     processing: dict[str, Any] = field(default_factory=dict)
     scoring: dict[str, Any] = field(default_factory=dict)
     acting: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +82,7 @@ def run_demo(
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets = ensure_demo_secrets(data_dir / "secrets.env")
     store = Store.connect(settings.resolved_store_url)
-    emitter = OpenLineageEmitter(settings.lineage_file)
+    emitter = OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url)
     timer = StageTimer()
     summary = DemoSummary(process=process.name, store=store.url, data_dir=str(data_dir))
     try:
@@ -97,6 +101,12 @@ def run_demo(
             with timer.stage("download history"):
                 summary.history = _robot(store, process, "history", settings, robot_env, summary)
                 progress("history downloaded and staged")
+            if process.enrichment is not None:
+                robot_env["RPAML_POLICY_DATA"] = str(_policy_data(settings, options))
+                with timer.stage("enrich history"):
+                    summary.history["enrichment"] = _enrich(
+                        store, process, settings, robot_env, summary
+                    )
             with timer.stage("process history"):
                 summary.history["processing"] = process_stage(store, process, emitter)
             with timer.stage("train"):
@@ -104,16 +114,22 @@ def run_demo(
                 summary.training = outcome.as_dict()
                 progress(outcome.message)
 
-            service = running.enter_context(_started(timer, "start service", _service(settings)))
+            service = running.enter_context(
+                _started(timer, "start service", _service(settings, secrets))
+            )
             summary.service_url = service.url
             progress(f"scoring service at {service.url}")
             with timer.stage("collect claims"):
                 summary.collected = _robot(store, process, "collect", settings, robot_env, summary)
                 progress("new claims collected")
+            if process.enrichment is not None:
+                with timer.stage("enrich claims"):
+                    summary.enrichment = _enrich(store, process, settings, robot_env, summary)
+                    progress("claims enriched from the policy application")
             with timer.stage("process claims"):
                 summary.processing = process_stage(store, process, emitter)
             with timer.stage("score"):
-                summary.scoring = _score(store, process, service.url, settings)
+                summary.scoring = _score(store, process, service.url, settings, secrets)
             with timer.stage("apply decisions"):
                 summary.acting = _robot(store, process, "act", settings, robot_env, summary)
                 progress("decisions applied")
@@ -158,11 +174,55 @@ def _robot(
     return figures
 
 
-def _score(
-    store: Store, process: ProcessDefinition, service_url: str, settings: RpamlSettings
+def _enrich(
+    store: Store,
+    process: ProcessDefinition,
+    settings: RpamlSettings,
+    env: Mapping[str, str],
+    summary: DemoSummary,
 ) -> dict[str, Any]:
-    api_key = settings.service_api_key.get_secret_value() if settings.service_api_key else None
-    with ScoringClient(service_url, api_key=api_key) as client:
+    """Run the enrichment robot. It starts the desktop application itself, on a private
+    Xvfb display when ``DISPLAY`` is not set (``rpaml_robots.policy_desktop``)."""
+    if process.enrichment is None:
+        raise DemoError(f"process {process.name} declares no enrichment")
+    figures = _robot(store, process, process.enrichment.robot, settings, env, summary)
+    run = store.get_run(figures["run_id"])
+    robot_summary = run.summary or {}
+    figures["enriched"] = int(robot_summary.get("enriched", 0))
+    figures["quarantined"] = int(robot_summary.get("quarantined", 0))
+    figures["already_enriched"] = int(robot_summary.get("already_enriched", 0))
+    return figures
+
+
+def _policy_data(settings: RpamlSettings, options: DemoOptions) -> Path:
+    """Write the desktop application's data file, consistent with the portal's claims
+    (same seed and counts), unless it exists; return its path."""
+    path = settings.data_dir / "desktop" / "policies.json"
+    if path.is_file():
+        return path
+    command = [
+        sys.executable, "-m", "rpaml_sandbox.desktop", "generate", "--out", str(path),
+        "--seed", str(options.seed), "--open-claims", str(options.open_claims),
+        "--closed-claims", str(options.closed_claims),
+        "--late-arrivals", str(options.late_arrivals),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DemoError(f"cannot write the policy data file {path}: {done.stderr.strip()}")
+    return path
+
+
+def _score(
+    store: Store,
+    process: ProcessDefinition,
+    service_url: str,
+    settings: RpamlSettings,
+    secrets: Mapping[str, str],
+) -> dict[str, Any]:
+    key = settings.service_api_key
+    api_key = key.get_secret_value() if key else secrets[SERVICE_KEY]
+    # The columnar bulk path: no per-record JSON objects on either side.
+    with ScoringClient(service_url, api_key=api_key, columnar=True) as client:
         figures = score_stage(store, process, client)
     if figures["error"]:
         raise DemoError(f"scoring stopped: {figures['error']}; {figures['waiting']} records wait")
@@ -193,6 +253,8 @@ def _portal(
             str(options.open_claims),
             "--closed-claims",
             str(options.closed_claims),
+            "--late-arrivals",
+            str(options.late_arrivals),
         ],
         ready_file=run_dir / "portal.url",
         log_file=settings.data_dir / "logs" / "portal.log",
@@ -200,7 +262,7 @@ def _portal(
     )
 
 
-def _service(settings: RpamlSettings) -> ManagedProcess:
+def _service(settings: RpamlSettings, secrets: Mapping[str, str]) -> ManagedProcess:
     run_dir = settings.data_dir / "run"
     return ManagedProcess(
         "scoring service",
@@ -219,7 +281,9 @@ def _service(settings: RpamlSettings) -> ManagedProcess:
         ],
         ready_file=run_dir / "service.url",
         log_file=settings.data_dir / "logs" / "service.log",
-        env=_child_env({}),
+        env=_child_env(
+            {"RPAML_SERVICE_API_KEYS_FILE": str(write_service_keys(settings.data_dir, secrets))}
+        ),
     )
 
 
@@ -266,6 +330,12 @@ def render(summary: DemoSummary) -> str:
         f"{collected.get('duplicates', 0)} rows seen twice while paging, "
         f"{collected.get('revised', 0)} revised)"
     )
+    enrichment = summary.enrichment
+    if enrichment:
+        lines.append(
+            f"Enriched      {enrichment.get('enriched', 0)} claims from the policy application, "
+            f"{enrichment.get('quarantined', 0)} quarantined (policy not found)"
+        )
     processing = summary.processing
     lines.append(
         f"Validated     {processing.get('validated', 0)}    "

@@ -102,6 +102,18 @@ class LineageError(RpamlPipelineError):
     """Run-level lineage events could not be written."""
 
 
+class ReplayError(RpamlPipelineError):
+    """A run cannot be replayed (not a processing run, or its recorded inputs are gone)."""
+
+
+class SourceError(RpamlPipelineError):
+    """A declared data source could not be read (file, SQL query or HTTP endpoint)."""
+
+
+class DeliveryError(RpamlPipelineError):
+    """Processed records could not be delivered to a target (lake, warehouse, report, webhook)."""
+
+
 class LaunchError(RpamlPipelineError):
     """A child process (scoring service, sandbox portal) did not start or announce itself."""
 

@@ -50,15 +50,20 @@ class TrainingOutcome:
 def labeled_frame(store: Store, process: ProcessDefinition) -> tuple[pd.DataFrame, list[int]]:
     """The features and labels of every current labeled record of ``process``."""
     names = [feature.name for feature in process.model.features]
-    rows: list[dict[str, Any]] = []
-    labels: list[int] = []
+    keyed: list[tuple[str, dict[str, Any], int]] = []
     for chunk in store.iter_records(process.name, RecordState.LABELED):
         for record in chunk:
             if record.superseded_by is not None or record.label is None:
                 continue
             features = record.features or {}
-            rows.append({name: features.get(name) for name in names})
-            labels.append(int(record.label))
+            keyed.append(
+                (record.natural_key, {name: features.get(name) for name in names}, record.label)
+            )
+    # Record ids are random: order by natural key so the same data always give the same
+    # split, the same model and the same holdout metrics.
+    keyed.sort(key=lambda item: item[0])
+    rows = [features for _, features, _ in keyed]
+    labels = [int(label) for _, _, label in keyed]
     schema = feature_schema(process)
     frame, issues = schema.validate_rows(rows)
     if issues:
@@ -105,7 +110,10 @@ def train_from_store(
             message=f"model {name} v{existing.version} was already trained on these data",
         )
     params = dict(process.model.params)
-    result = train_model(frame, labels, feature_schema(process), params, seed=seed)
+    try:
+        result = train_model(frame, labels, feature_schema(process), params, seed=seed)
+    except ValueError as error:
+        raise TrainingError(f"cannot train {name!r}: {error}") from error
     metadata = registry.register(
         name,
         result.pipeline,
@@ -116,6 +124,7 @@ def train_from_store(
         params=params,
         lineage_run_id=run_id,
         baseline=result.baseline,
+        holdout=result.holdout,
     )
     promoted, reason, evidence = _promotion(registry, name, champion, result.metrics)
     if promoted:

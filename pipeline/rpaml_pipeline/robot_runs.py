@@ -40,6 +40,21 @@ class RobotRunResult:
         return self.return_code == 0
 
 
+# A robot must not outlive the process that started it: when a worker is killed (even
+# with SIGKILL, which runs no handler), its robot would go on acting in the application
+# while a restarted worker starts another one. Linux's PR_SET_PDEATHSIG kills the child
+# when its parent dies; it is set in the child, then the child execs Robot (the setting
+# survives exec), which avoids preexec_fn, unsafe in the threaded workers.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "parent = int(sys.argv[1])\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG\n"
+    "if os.getppid() != parent:\n"
+    "    sys.exit('the process that started this robot is gone')\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+)
+
+
 def suite_path(robots_dir: Path, name: str) -> Path:
     """The task suite file for a robot name such as ``collect_claims``."""
     path = robots_dir / "tasks" / f"{name}.robot"
@@ -67,6 +82,9 @@ def run_robot(
     child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{child_env.get('PATH', '')}"
     command = [
         sys.executable,
+        "-c",
+        _DIE_WITH_PARENT,
+        str(os.getpid()),
         "-m",
         "robot",
         "--rpa",

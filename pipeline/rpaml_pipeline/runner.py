@@ -4,6 +4,13 @@ I/O stays at the edges: the runner claims a chunk from the store, applies the pu
 to each record in memory, and writes the whole chunk's transitions and step events in one
 transaction. A record a step cannot handle (even through a bug in a step) is quarantined
 with the reason; it never stops the run.
+
+Enrichment: when the process file declares ``enrichment``, the newest enrichment of each
+record (data a robot looked up elsewhere, ``Store.add_enrichment``) is merged over the raw
+fields before cleaning; the raw record is never changed and the clean step's event names
+the enrichment used. A record still waiting for a required enrichment keeps its lease
+until the end of the run (so this run does not claim it again) and is then released,
+still ``collected``.
 """
 
 from __future__ import annotations
@@ -14,14 +21,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rpaml_pipeline.canonical import to_jsonable
-from rpaml_pipeline.lineage.openlineage import Dataset, OpenLineageEmitter
+from rpaml_pipeline.lineage.openlineage import (
+    Dataset,
+    OpenLineageEmitter,
+    rpaml_run_facet,
+    schema_facet,
+)
 from rpaml_pipeline.process.definition import ProcessDefinition
+from rpaml_pipeline.process.loader import process_hash
 from rpaml_pipeline.steps.clean import Unparsed, clean, clean_step
 from rpaml_pipeline.steps.identity import StepInfo
 from rpaml_pipeline.steps.label import label, label_step
 from rpaml_pipeline.steps.transform import transform, transform_step
 from rpaml_pipeline.steps.validate import validate, validate_step
-from rpaml_pipeline.store.records import StepEvent, StoredRecord, Transition
+from rpaml_pipeline.store.records import Enrichment, StepEvent, StoredRecord, Transition
 from rpaml_pipeline.store.states import RecordState
 from rpaml_pipeline.store.store import Store
 
@@ -40,6 +53,8 @@ class ProcessSummary:
     quarantined: int = 0
     lost: int = 0
     """Records whose lease was lost mid-chunk (another worker owns them now)."""
+    waiting: int = 0
+    """Records left ``collected`` because their required enrichment is not there yet."""
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     """The most frequent quarantine reasons (``field: what is wrong``) and their counts."""
 
@@ -51,6 +66,7 @@ class ProcessSummary:
             "labeled": self.labeled,
             "quarantined": self.quarantined,
             "lost": self.lost,
+            "waiting": self.waiting,
             "top_reasons": [[reason, count] for reason, count in self.top_reasons],
         }
 
@@ -99,11 +115,24 @@ def process_collected(
     owner = owner or f"pipeline:{run_id}"
     job = f"{process.name}.{STAGE}"
     source = store.url
-    inputs = [Dataset(source, f"{process.name}.records.collected")]
+    raw_schema = {"schema": schema_facet(dict.fromkeys(process.contract.fields, "raw"))}
+    typed = {name: spec.type for name, spec in process.contract.fields.items()}
+    typed_schema = {"schema": schema_facet(typed)}
+    inputs = [Dataset(source, f"{process.name}.records.collected", facets=raw_schema)]
+    config_hash = process_hash(process)
+    # The exact configuration this run used, so `rpaml pipeline replay` can re-run it.
+    store.annotate_run(
+        run_id,
+        {"process_definition": process.model_dump(mode="json"), "process_hash": config_hash},
+    )
+    robot_runs: set[str] = set()
     if emitter is not None:
-        emitter.start(run_id, job, inputs=inputs)
+        emitter.start(
+            run_id, job, inputs=inputs, run_facets=_run_facets(process, config_hash, robot_runs)
+        )
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    waiting: list[str] = []
     try:
         while True:
             batch = store.claim(
@@ -115,9 +144,18 @@ def process_collected(
             )
             if not batch:
                 break
+            found: dict[str, Enrichment] = {}
+            if process.enrichment is not None:
+                found = store.latest_enrichments(record.record_id for record in batch)
+                if process.enrichment.required:
+                    waiting.extend(r.record_id for r in batch if r.record_id not in found)
+                    batch = [r for r in batch if r.record_id in found]
+            robot_runs.update(record.run_id for record in batch)
             transitions = []
             for record in batch:
-                transition, summaries = process_record(record, process, steps)
+                transition, summaries = process_record(
+                    record, process, steps, enrichment=found.get(record.record_id)
+                )
                 transitions.append(transition)
                 reasons.update(summaries)
                 counts[transition.to_state.value] += 1
@@ -126,8 +164,12 @@ def process_collected(
             counts["processed"] += report.applied
     except Exception as exc:
         if emitter is not None:
-            emitter.fail(run_id, job, exc, inputs=inputs)
+            facets = _run_facets(process, config_hash, robot_runs)
+            emitter.fail(run_id, job, exc, inputs=inputs, run_facets=facets)
         raise
+    finally:
+        for record_id in waiting:
+            store.release(record_id, owner)
     summary = ProcessSummary(
         run_id=run_id,
         process=process.name,
@@ -136,23 +178,70 @@ def process_collected(
         labeled=counts[RecordState.LABELED.value],
         quarantined=counts[RecordState.QUARANTINED.value],
         lost=counts["lost"],
+        waiting=len(waiting),
         top_reasons=reasons.most_common(top),
     )
     if emitter is not None:
         outputs = [
-            Dataset(source, f"{process.name}.records.{state}", row_count=count)
+            Dataset(source, f"{process.name}.records.{state}", row_count=count, facets=typed_schema)
             for state, count in (
                 ("validated", summary.validated),
                 ("labeled", summary.labeled),
                 ("quarantined", summary.quarantined),
             )
         ]
-        emitter.complete(run_id, job, inputs=inputs, outputs=outputs)
+        emitter.complete(
+            run_id,
+            job,
+            inputs=inputs,
+            outputs=outputs,
+            run_facets=_run_facets(process, config_hash, robot_runs),
+        )
     return summary
 
 
+def _run_facets(
+    process: ProcessDefinition, config_hash: str, robot_runs: set[str]
+) -> dict[str, Any]:
+    # Processing runs before scoring: the model is named, its version is chosen later.
+    return {
+        "rpaml": rpaml_run_facet(
+            process=process.name,
+            process_file_hash=config_hash,
+            robot_runs=sorted(robot_runs),
+            model_name=process.model.name,
+        )
+    }
+
+
+def merged_raw(
+    record: StoredRecord, process: ProcessDefinition, enrichment: Enrichment | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The raw fields cleaning sees: the record's raw payload with the enrichment's fields
+    merged over it, and the lineage note naming the enrichment (None without one)."""
+    raw = dict(record.raw)
+    if enrichment is None or process.enrichment is None:
+        return raw, None
+    wanted = process.enrichment.fields or sorted(enrichment.payload)
+    merged = [name for name in wanted if name in enrichment.payload]
+    for name in merged:
+        raw[name] = enrichment.payload[name]
+    note = {
+        "enrichment_id": enrichment.enrichment_id,
+        "source": enrichment.source,
+        "location": enrichment.location,
+        "raw_hash": enrichment.raw_hash,
+        "fields": merged,
+    }
+    return raw, note
+
+
 def process_record(
-    record: StoredRecord, process: ProcessDefinition, steps: PipelineSteps
+    record: StoredRecord,
+    process: ProcessDefinition,
+    steps: PipelineSteps,
+    *,
+    enrichment: Enrichment | None = None,
 ) -> tuple[Transition, list[str]]:
     """Apply the steps to one record; return its transition and its quarantine summaries.
 
@@ -162,10 +251,14 @@ def process_record(
     events: list[StepEvent] = []
     current = steps.clean
     try:
-        cleaned, notes = clean(record.raw, process.cleaning)
-        events.append(_event(steps.clean, {"notes": [f"{n.field}: {n.message}" for n in notes]}))
+        raw, enriched = merged_raw(record, process, enrichment)
+        cleaned, notes = clean(raw, process.cleaning)
+        clean_detail: dict[str, Any] = {"notes": [f"{n.field}: {n.message}" for n in notes]}
+        if enriched is not None:
+            clean_detail["enrichment"] = enriched
+        events.append(_event(steps.clean, clean_detail))
         current = steps.validate
-        issues = validate(cleaned, process.contract, raw=record.raw)
+        issues = validate(cleaned, process.contract, raw=raw)
         events.append(
             _event(
                 steps.validate,

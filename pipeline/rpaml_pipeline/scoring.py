@@ -2,8 +2,15 @@
 
 The pipeline reaches the service only over HTTP, through :class:`ScoringClient`: one pooled
 ``httpx.Client``, batches cut into chunks, transient failures (connection errors, 5xx)
-retried with exponential backoff. The client never drops a record: either every item
-comes back with a result, in input order and with its id, or an exception says why not.
+retried with exponential backoff, and a circuit breaker: after ``breaker_threshold``
+requests in a row fail even with their retries, further calls fail at once (no network,
+no waiting) for ``breaker_reset`` seconds, then one trial request decides whether the
+service is back. The client never drops a record: either every item comes back with a
+result, in input order and with its id, or an exception says why not (the scoring stage
+then leaves the records in their state for the next run).
+
+``columnar=True`` uses the service's bulk path (``/score/columns``): one JSON list per
+feature instead of one object per record, which makes large batches much cheaper.
 
 Example::
 
@@ -27,6 +34,7 @@ from rpaml_pipeline.errors import RpamlPipelineError
 __all__ = [
     "RejectedField",
     "ScoreResult",
+    "ScoringCircuitOpenError",
     "ScoringClient",
     "ScoringError",
     "ScoringRejectedError",
@@ -93,6 +101,10 @@ class ScoringUnavailableError(ScoringError):
     """The service did not answer usefully even after the retries."""
 
 
+class ScoringCircuitOpenError(ScoringUnavailableError):
+    """The circuit breaker is open: the service failed repeatedly, so no request was sent."""
+
+
 class ScoringRejectedError(ScoringError):
     """The service refused some items' features (HTTP 422).
 
@@ -138,6 +150,14 @@ class ScoringClient:
         Seconds before the first retry; doubled for each later one.
     timeout : float, default=10.0
         Seconds allowed for connecting and for each read or write.
+    breaker_threshold : int, default=3
+        Requests failing in a row (each after its retries) that open the breaker.
+    breaker_reset : float, default=30.0
+        Seconds the breaker stays open before one trial request is let through.
+    columnar : bool, default=False
+        Send chunks column by column to ``/score/columns`` (the bulk path).
+    max_connections : int, default=10
+        Size of the connection pool.
     """
 
     def __init__(
@@ -149,7 +169,13 @@ class ScoringClient:
         retries: int = 3,
         backoff: float = 0.2,
         timeout: float = 10.0,
+        breaker_threshold: int = 3,
+        breaker_reset: float = 30.0,
+        columnar: bool = False,
+        max_connections: int = 10,
     ) -> None:
+        if breaker_threshold < 1:
+            raise ValueError(f"breaker_threshold must be at least 1, got {breaker_threshold}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
         if retries < 0:
@@ -160,10 +186,27 @@ class ScoringClient:
         self.chunk_size = chunk_size
         self.retries = retries
         self.backoff = backoff
+        self.breaker_threshold = breaker_threshold
+        self.breaker_reset = breaker_reset
+        self.columnar = columnar
+        self._failures_in_a_row = 0
+        self._open_until = 0.0
         headers = {"Accept": "application/json"}
         if api_key is not None:
             headers[API_KEY_HEADER] = api_key
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    @property
+    def circuit_open(self) -> bool:
+        """True while calls fail at once because the service kept failing."""
+        return time.monotonic() < self._open_until
 
     def __enter__(self) -> Self:
         return self
@@ -250,8 +293,14 @@ class ScoringClient:
         offset: int,
     ) -> _ChunkOutcome:
         ids = [item_id for item_id, _ in chunk]
-        payload = {"records": [{"id": item_id, "features": dict(f)} for item_id, f in chunk]}
         path = f"/v1/models/{quote(model, safe='')}/score"
+        if self.columnar:
+            names = list(dict.fromkeys(name for _, features in chunk for name in features))
+            # A feature missing from an item is sent as absent-marker None only if every
+            # item has it; otherwise the record path reports it precisely.
+            if all(len(features) == len(names) for _, features in chunk):
+                return self._score_columns(path + "/columns", chunk, ids, names, offset)
+        payload = {"records": [{"id": item_id, "features": dict(f)} for item_id, f in chunk]}
         response = self._send("POST", path, json=payload)
         if response.status_code == 422:
             return _ChunkOutcome(issues=_rejected_fields(response, ids, offset))
@@ -279,7 +328,67 @@ class ScoringClient:
             results.append(result)
         return _ChunkOutcome(results=results)
 
+    def _score_columns(
+        self,
+        path: str,
+        chunk: Sequence[tuple[str, Mapping[str, object]]],
+        ids: list[str],
+        names: list[str],
+        offset: int,
+    ) -> _ChunkOutcome:
+        columns = {name: [features[name] for _, features in chunk] for name in names}
+        response = self._send("POST", path, json={"ids": ids, "columns": columns})
+        if response.status_code == 422:
+            return _ChunkOutcome(issues=_rejected_fields(response, ids, offset))
+        if response.status_code != 200:
+            raise _unexpected(response)
+        body = _json_object(response)
+        try:
+            answered = [str(item) for item in body["ids"]]
+            scores = [float(score) for score in body["scores"]]
+            decisions = [str(decision) for decision in body["decisions"]]
+            reasons = [tuple(str(r) for r in row) for row in body["reasons"]]
+            versions = (str(body["model_version"]), str(body["policy_version"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ScoringError(
+                f"malformed columnar answer: {error}", status_code=response.status_code
+            ) from error
+        if answered != ids or not len(scores) == len(decisions) == len(reasons) == len(ids):
+            raise ScoringError(
+                f"columnar answer for items {offset}..{offset + len(ids) - 1} does not "
+                "match the request; refusing a partial or misaligned answer",
+                status_code=response.status_code,
+            )
+        return _ChunkOutcome(
+            results=[
+                ScoreResult(item_id, score, decision, reason, *versions)
+                for item_id, score, decision, reason in zip(
+                    ids, scores, decisions, reasons, strict=True
+                )
+            ]
+        )
+
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request through the circuit breaker, retrying transient failures."""
+        now = time.monotonic()
+        if now < self._open_until:
+            raise ScoringCircuitOpenError(
+                f"scoring service at {self.base_url} failed {self._failures_in_a_row} "
+                f"request(s) in a row; not calling it for another "
+                f"{self._open_until - now:.1f} s"
+            )
+        try:
+            response = self._send_with_retries(method, path, **kwargs)
+        except ScoringUnavailableError:
+            self._failures_in_a_row += 1
+            if self._failures_in_a_row >= self.breaker_threshold:
+                self._open_until = time.monotonic() + self.breaker_reset
+            raise
+        self._failures_in_a_row = 0
+        self._open_until = 0.0
+        return response
+
+    def _send_with_retries(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request, retrying transient failures with exponential backoff."""
         last_problem = ""
         for attempt in range(self.retries + 1):

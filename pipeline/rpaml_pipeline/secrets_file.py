@@ -7,6 +7,7 @@ same keys come from the environment or a secrets manager that writes this file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -14,10 +15,12 @@ from pathlib import Path
 
 from rpaml_pipeline.errors import SecretsFileError
 
+SERVICE_KEY = "RPAML_SERVICE_API_KEY"
 DEMO_SECRET_KEYS = (
     "RPAML_PORTAL_PASSWORD",
     "RPAML_PORTAL_ADMIN_TOKEN",
     "RPAML_PORTAL_SESSION_SECRET",
+    SERVICE_KEY,
 )
 
 
@@ -36,21 +39,38 @@ def read_secrets(path: Path) -> dict[str, str]:
 
 
 def ensure_demo_secrets(path: Path, username: str = "clerk") -> dict[str, str]:
-    """Return the demo credentials, creating the file with random values the first time."""
-    if path.exists():
-        values = read_secrets(path)
-        missing = [key for key in DEMO_SECRET_KEYS if key not in values]
-        if not missing:
-            return values
-        raise SecretsFileError(f"{path} lacks {', '.join(missing)}; delete it to regenerate")
-    values = {"RPAML_PORTAL_USERNAME": username}
-    values.update({key: secrets.token_urlsafe(18) for key in DEMO_SECRET_KEYS})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Return the demo credentials, creating the file with random values the first time.
+
+    A file that lacks some of the keys (written by an older rpaml) gets random values
+    for those appended; values already there are never changed.
+    """
+    values = read_secrets(path) if path.exists() else {}
+    missing = {key: secrets.token_urlsafe(18) for key in DEMO_SECRET_KEYS if key not in values}
+    if not path.exists():
+        missing = {"RPAML_PORTAL_USERNAME": username, **missing}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# rpaml demo credentials, generated locally; never commit this file\n")
+    if missing:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.writelines(f"{key}={value}\n" for key, value in missing.items())
+    return {**values, **missing}
+
+
+def write_service_keys(data_dir: Path, values: Mapping[str, str]) -> Path:
+    """Write the scoring service's keys file for the demo's API key and return its path.
+
+    The service stores only the SHA-256 digest (``name:scopes:sha256``, its documented
+    keys-file format); the plain key stays in the secrets file for the client.
+    """
+    path = data_dir / "service-keys.env"
+    digest = hashlib.sha256(values[SERVICE_KEY].encode()).hexdigest()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("# rpaml demo credentials, generated locally; never commit this file\n")
-        handle.writelines(f"{key}={value}\n" for key, value in values.items())
-    return values
+        handle.write("# name:scopes:sha256 of the key (the key itself is in secrets.env)\n")
+        handle.write(f"demo:score,admin:{digest}\n")
+    return path
 
 
 def redact(text: str, values: Mapping[str, str]) -> str:

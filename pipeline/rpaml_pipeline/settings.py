@@ -30,6 +30,8 @@ class RpamlSettings(BaseSettings):
     service_url: str = "http://127.0.0.1:8000"
     portal_url: str = "http://127.0.0.1:8010"
     service_api_key: SecretStr | None = None
+    lineage_url: str | None = None
+    """An OpenLineage HTTP endpoint that run events are also posted to (optional)."""
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> RpamlSettings:

@@ -1,11 +1,14 @@
 """rpaml Robot Framework keyword libraries.
 
-``ClaimsPortal`` drives the claims portal in headless Chromium; ``Staging`` puts what
-robots collect into the staging store and hands out the decisions to apply.
+``ClaimsPortal`` drives the claims portal in headless Chromium; ``PolicyDesktop`` drives
+the policy-administration desktop application (Tk, under Xvfb) through keyboard,
+clipboard and export; ``Staging`` puts what robots collect and look up into the staging
+store and hands out the records to enrich and the decisions to apply.
 """
 
 KEYWORD_LIBRARIES: tuple[str, ...] = (
     "rpaml_robots.portal.ClaimsPortal",
+    "rpaml_robots.policy_desktop.PolicyDesktop",
     "rpaml_robots.staging.Staging",
 )
 """Import names of the keyword libraries (``make docs`` builds a libdoc page for each)."""

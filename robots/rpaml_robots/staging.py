@@ -25,6 +25,7 @@ DEFAULT_ROBOT_KINDS: Mapping[str, str] = {
     "download_history": "history",
     "collect_claims": "collect",
     "apply_decisions": "act",
+    "enrich_policies": "enrich",
 }
 DEFAULT_PROCESS = "claims_triage"
 DEFAULT_NATURAL_KEY = ("claim_id",)
@@ -45,6 +46,8 @@ class RunTally:
     staged: dict[str, int] = field(default_factory=lambda: {"new": 0, "revised": 0, "unchanged": 0})
     rejected_rows: int = 0
     acted: dict[str, int] = field(default_factory=dict)
+    enriched: int = 0
+    quarantined: int = 0
     business_failures: int = 0
     application_failures: int = 0
     consecutive_application_failures: int = 0
@@ -59,6 +62,9 @@ class RunTally:
             summary["rejected_rows"] = self.rejected_rows
         if self.acted:
             summary["acted"] = dict(self.acted)
+        if self.enriched or self.quarantined:
+            summary["enriched"] = self.enriched
+            summary["quarantined"] = self.quarantined
         if self.business_failures or self.application_failures:
             summary["failures"] = {
                 "business": self.business_failures,
@@ -145,6 +151,7 @@ class Staging:
         # Records leased but not yet acted on: their leases are given back when the
         # run ends early, so another robot need not wait for them to expire.
         self._leased: set[str] = set()
+        self._held: set[str] = set()
         self.tally = RunTally()
 
     @property
@@ -305,6 +312,116 @@ class Staging:
         self.tally.details["already_staged"] = len(rows) - len(needing)
         return needing
 
+    # -- enriching ----------------------------------------------------------------
+
+    @keyword
+    def claim_records_to_enrich(
+        self, search_field: str = "policy_number", limit: int = 100
+    ) -> list[dict[str, str]]:
+        """Lease up to ``limit`` collected records that still need an enrichment.
+
+        Returns dicts with ``record_id``, ``key`` (the natural key) and ``search_term``
+        (the raw value of ``search_field``). A record already enriched for the same
+        search term is skipped; it stays leased to this robot until the run ends, so the
+        next call does not hand it out again.
+
+        Example:
+        | ${claims}=    Claim Records To Enrich    policy_number    limit=200
+        | FOR    ${claim}    IN    @{claims}
+        |     Log    ${claim}[key]: ${claim}[search_term]
+        | END
+        """
+        records = self.store.claim(
+            self.process,
+            state="collected",
+            owner=self.owner,
+            limit=int(limit),
+            lease_seconds=self.lease_seconds,
+        )
+        self._held.update(record.record_id for record in records)
+        latest = self.store.latest_enrichments(record.record_id for record in records)
+        work: list[dict[str, str]] = []
+        for record in records:
+            term = str(record.raw.get(search_field, "") or "").strip()
+            done = latest.get(record.record_id)
+            if done is not None and (done.search_term or "") == term:
+                continue
+            self._held.discard(record.record_id)
+            self._leased.add(record.record_id)
+            work.append(
+                {"record_id": record.record_id, "key": record.natural_key, "search_term": term}
+            )
+        skipped = len(records) - len(work)
+        if skipped:
+            self.tally.details["already_enriched"] = (
+                int(self.tally.details.get("already_enriched", 0)) + skipped
+            )
+        logger.info(f"Claimed {len(work)} records to enrich ({skipped} already enriched)")
+        return work
+
+    @keyword
+    def stage_enrichment(
+        self,
+        record_id: str,
+        payload: Mapping[str, Any],
+        search_term: str,
+        location: str,
+        source: str = "",
+    ) -> str:
+        """Store what a robot looked up for a record, with its lineage (``source`` robot,
+        ``location`` such as the window, the ``search_term`` and the capture time), and
+        keep the record's lease until the run ends (then it is given back, still
+        ``collected``, for the pipeline). Returns the enrichment's id.
+
+        Example:
+        | ${policy}=    Look Up Policy    ${claim}[search_term]
+        | Stage Enrichment    ${claim}[record_id]    ${policy}    ${claim}[search_term]
+        | ...    desktop:Policy Administration
+        """
+        enrichment_id = self.store.add_enrichment(
+            record_id,
+            source=source or f"robot:{self.robot or 'enrich'}",
+            location=str(location) or None,
+            search_term=str(search_term),
+            payload={str(k): str(v) for k, v in payload.items()},
+            run_id=self._require_run(),
+            captured_at=dt.datetime.now(dt.UTC),
+        )
+        self._hold(record_id)
+        self.tally.enriched += 1
+        self.tally.consecutive_application_failures = 0
+        return enrichment_id
+
+    @keyword
+    def quarantine_record(self, record_id: str, reason: str) -> None:
+        """A business exception found while enriching (e.g. the policy does not exist):
+        the collected record becomes ``quarantined`` with ``reason``; the robot goes on.
+
+        Example:
+        | Quarantine Record    ${claim}[record_id]    policy POL-12A456 not found
+        """
+        self.store.quarantine(record_id, str(reason), run_id=self._require_run(), step="enrich")
+        self._leased.discard(record_id)
+        self.tally.quarantined += 1
+        self.tally.business_failures += 1
+        self.tally.consecutive_application_failures = 0
+        logger.warn(f"Record {record_id} quarantined: {reason}")
+
+    @keyword
+    def record_enrichment_failure(self, record_id: str, reason: str) -> None:
+        """The application failed while enriching: the record stays ``collected`` (its
+        lease is kept until the run ends, so this run does not retry it) for a later run,
+        and the failure is counted.
+
+        Example:
+        | Record Enrichment Failure    ${claim}[record_id]    ${error}
+        """
+        self._hold(record_id)
+        self.tally.application_failures += 1
+        self.tally.consecutive_application_failures += 1
+        self.tally.application_messages.append(str(reason))
+        logger.warn(f"Record {record_id}: application failure while enriching: {reason}")
+
     # -- acting --------------------------------------------------------------------
 
     @keyword
@@ -444,7 +561,17 @@ class Staging:
         if not result.passed and result.message:
             self._task_failures.append(f"{result.name}: {result.message}")
 
+    def _hold(self, record_id: str) -> None:
+        # Done with in this run, but leased until its end: a later claim in the same run
+        # must not hand the record out again.
+        if record_id in self._leased:
+            self._leased.discard(record_id)
+            self._held.add(record_id)
+
     def _release_leases(self) -> None:
+        for record_id in sorted(self._held):
+            self.store.release(record_id, self.owner)
+        self._held.clear()
         for record_id in sorted(self._leased):
             self.store.release(record_id, self.owner)
         if self._leased:

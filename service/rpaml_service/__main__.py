@@ -9,6 +9,7 @@ once the server accepts requests, which is what tests and the project CLI wait f
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 import uvicorn
 
 from rpaml_service.app import create_app
+from rpaml_service.errors import ConfigurationError
+from rpaml_service.middleware import configure_logging
 from rpaml_service.settings import ServiceSettings
 
 
@@ -62,6 +65,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _url_for(sock: socket.socket) -> str:
@@ -112,6 +122,20 @@ def main(argv: list[str] | None = None) -> int:
         overrides["models"] = args.models
     # Command-line values win; everything else still comes from RPAML_SERVICE_* variables.
     settings = ServiceSettings(**overrides)
+    configure_logging(args.log_level)
+    try:
+        app = create_app(settings)
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not len(app.state.keys) and not _is_loopback(args.host):
+        print(
+            f"error: refusing to serve on {args.host} without API keys; configure "
+            "RPAML_SERVICE_API_KEYS or RPAML_SERVICE_API_KEYS_FILE (see python -m "
+            "rpaml_service.auth), or bind to a loopback address",
+            file=sys.stderr,
+        )
+        return 2
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as error:
@@ -119,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url = _url_for(sock)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level=args.log_level,
+        log_config=None,  # configure_logging set up structured (JSON) logs
         # Keep-alive longer than the client pool's idle time avoids racing a closing
         # connection; the scoring client pools connections.
         timeout_keep_alive=30,

@@ -2,34 +2,102 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from rpaml_service.auth import ApiKey, KeyRing, digest, parse_entry, read_keys_file
+from rpaml_service.batching import MicroBatcher
+from rpaml_service.metrics import ServiceMetrics
+from rpaml_service.middleware import RequestContextMiddleware
 from rpaml_service.model_store import ModelStore
-from rpaml_service.routers import health, models, scoring
+from rpaml_service.routers import admin, health, models, scoring
 from rpaml_service.settings import ServiceSettings, get_settings
+
+logger = logging.getLogger(__name__)
 
 API_DESCRIPTION = """\
 Scores records with versioned scikit-learn models from the rpaml model registry and
 decides an action (approve / escalate / reject) with the policy registered alongside.
-Every result names the model version and policy version that produced it.
+Every result names the model version and policy version that produced it. Models are
+served through a parity-checked ONNX path when registration verified it, otherwise by
+scikit-learn; concurrent requests are scored together (micro-batching).
+
+Every route but health needs an API key in the `X-API-Key` header: scope `score` for
+models and scoring, `admin` for reloading and metrics.
 """
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the models before the first request; release them at shutdown."""
+    """Load the models, start the batcher and the champion watcher; stop them at shutdown."""
     store: ModelStore = app.state.model_store
+    settings: ServiceSettings = app.state.settings
+    metrics: ServiceMetrics = app.state.metrics
+    batcher: MicroBatcher = app.state.batcher
     # Unpickling and hashing artifacts is blocking work; a thread keeps the event loop
     # free (e.g. for other apps sharing it) while it runs.
     await run_in_threadpool(store.load)
+    metrics.publish_served(store.models)
+    batcher.start()
+    watcher = (
+        asyncio.get_running_loop().create_task(_watch_champions(app, settings.reload_interval))
+        if settings.reload_interval > 0
+        else None
+    )
     try:
         yield
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await batcher.close()
         store.clear()
+
+
+async def _watch_champions(app: FastAPI, interval: float) -> None:
+    """Reload when a served model's champion changes in the registry."""
+    store: ModelStore = app.state.model_store
+    metrics: ServiceMetrics = app.state.metrics
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await run_in_threadpool(store.stale):
+                await run_in_threadpool(store.reload)
+                metrics.publish_served(store.models)
+        except Exception:  # the watcher must survive a bad registry state
+            logger.exception("checking the registry for new champions failed")
+
+
+def build_key_ring(settings: ServiceSettings) -> KeyRing:
+    """Every accepted API key: hashed entries, the keys file, and the legacy plain key.
+
+    Raises
+    ------
+    ConfigurationError
+        If an entry or the file is malformed.
+    """
+    keys: list[ApiKey] = [
+        parse_entry(entry, where=f"RPAML_SERVICE_API_KEYS[{index}]")
+        for index, entry in enumerate(settings.api_keys)
+    ]
+    if settings.api_keys_file is not None:
+        keys.extend(read_keys_file(settings.api_keys_file))
+    if settings.api_key is not None:
+        keys.append(
+            ApiKey(
+                "api_key",
+                digest(settings.api_key.get_secret_value()),
+                frozenset({"score", "admin"}),
+            )
+        )
+    return KeyRing(keys)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -46,6 +114,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     FastAPI
         The app; models are loaded by its lifespan, so it is ready to score only once
         the server (or ``TestClient`` used as a context manager) has started it.
+
+    Raises
+    ------
+    ConfigurationError
+        If the API key settings are malformed.
     """
     resolved = settings if settings is not None else get_settings()
     app = FastAPI(
@@ -54,8 +127,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
+    metrics = ServiceMetrics()
     app.state.settings = resolved
-    app.state.model_store = ModelStore(resolved.registry_dir, resolved.models)
+    app.state.metrics = metrics
+    app.state.keys = build_key_ring(resolved)
+    app.state.model_store = ModelStore(
+        resolved.registry_dir,
+        resolved.models,
+        on_failure=lambda name: metrics.load_failures.labels(name).inc(),
+    )
+    app.state.batcher = MicroBatcher(
+        max_rows=resolved.batch_max_rows,
+        wait=resolved.batch_wait_ms / 1000.0,
+        on_batch=metrics.observe_batch,
+    )
+    if not len(app.state.keys):
+        logger.warning("no API keys configured: every route is open (use only on loopback)")
 
     async def provide_settings() -> ServiceSettings:
         return resolved
@@ -68,4 +155,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(scoring.router)
+    app.include_router(admin.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=resolved.max_body_bytes)
     return app

@@ -6,13 +6,15 @@ plain ``def`` dependencies in a thread pool, which would add a thread hop per re
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from rpaml_models import LoadedModel
+from rpaml_service.auth import KeyRing, Scope
+from rpaml_service.batching import MicroBatcher
+from rpaml_service.metrics import ServiceMetrics
 from rpaml_service.model_store import ModelStore
 from rpaml_service.settings import ServiceSettings, get_settings
 
@@ -22,7 +24,10 @@ API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
-    description="Required on model routes when the service runs with RPAML_SERVICE_API_KEY.",
+    description=(
+        "API key with the route's scope (score or admin); required on every route but "
+        "health when the service has keys configured."
+    ),
 )
 
 
@@ -33,6 +38,24 @@ async def get_model_store(request: Request) -> ModelStore:
 
 
 ModelStoreDep = Annotated[ModelStore, Depends(get_model_store)]
+
+
+async def get_metrics(request: Request) -> ServiceMetrics:
+    """The app's Prometheus metrics."""
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+
+
+async def get_batcher(request: Request) -> MicroBatcher:
+    """The app's micro-batcher (started by the lifespan)."""
+    batcher: MicroBatcher = request.app.state.batcher
+    return batcher
+
+
+BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 
 
 async def get_loaded_model(
@@ -52,20 +75,44 @@ async def get_loaded_model(
 LoadedModelDep = Annotated[LoadedModel, Depends(get_loaded_model)]
 
 
-async def require_api_key(
-    settings: SettingsDep,
-    api_key: Annotated[str | None, Security(_api_key_header)],
-) -> None:
-    """Refuse the request (401) when the service has an API key and it was not sent."""
-    expected = settings.api_key
-    if expected is None:
-        return
-    # Constant-time comparison: the answer time must not reveal how much matched.
-    if api_key is None or not hmac.compare_digest(
-        api_key.encode(), expected.get_secret_value().encode()
-    ):
+def _authorise(request: Request, presented: str | None, scope: Scope) -> str:
+    keys: KeyRing = request.app.state.keys
+    if not len(keys):
+        return "anonymous"  # no keys configured: open service (loopback only, see __main__)
+    if presented is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail=f"missing or wrong API key (send it in the {API_KEY_HEADER} header)",
+            detail=f"missing API key: send it in the {API_KEY_HEADER} header",
             headers={"WWW-Authenticate": API_KEY_HEADER},
         )
+    key = keys.find(presented)
+    if key is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail=f"unknown API key (sent in the {API_KEY_HEADER} header)",
+            headers={"WWW-Authenticate": API_KEY_HEADER},
+        )
+    if scope not in key.scopes:
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"API key {key.name!r} lacks the {scope!r} scope this route needs",
+        )
+    return key.name
+
+
+async def require_score_scope(
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
+) -> str:
+    """The calling key's name; 401 without a known key, 403 without the score scope."""
+    return _authorise(request, api_key, "score")
+
+
+async def require_admin_scope(
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
+) -> str:
+    """The calling key's name; 401 without a known key, 403 without the admin scope."""
+    return _authorise(request, api_key, "admin")
+
+
+# Kept for callers of the earlier single-key dependency.
+require_api_key = require_score_scope

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rpaml_models import LoadedModel, ModelRegistry, RegistryError
@@ -14,8 +14,10 @@ logger = logging.getLogger(__name__)
 class ModelStore:
     """Holds the loaded models and the reasons the others could not be loaded.
 
-    Created by the app factory (empty, not ready) and filled by the app's lifespan;
-    request handlers only read it, so no lock is needed.
+    Created by the app factory (empty, not ready) and filled by the app's lifespan.
+    Request handlers only read ``models``; loading and reloading build a new dict and
+    replace it in one assignment, so a request sees the old or the new models, never
+    a mix, and requests in flight finish on the model they started with.
 
     Parameters
     ----------
@@ -25,7 +27,14 @@ class ModelStore:
         Models whose champions to load; empty means every model that has a champion.
     """
 
-    def __init__(self, registry_dir: Path, names: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        registry_dir: Path,
+        names: Sequence[str] = (),
+        *,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self.on_failure = on_failure
         self.registry_dir = registry_dir
         self.names = tuple(names)
         self.models: dict[str, LoadedModel] = {}
@@ -70,19 +79,75 @@ class ModelStore:
                 # unreadable file) must not take the others down with it.
                 failures[name] = f"{type(error).__name__}: {error}"
                 logger.error("model %r not served: %s", name, failures[name])
+                if self.on_failure is not None:
+                    self.on_failure(name)
                 continue
             models[name] = model
             logger.info(
-                "serving model %r version %s (policy %s)",
+                "serving model %r version %s (policy %s, runtime %s: %s)",
                 name,
                 model.version,
                 model.policy.version,
+                model.runtime,
+                model.runtime_reason,
             )
         if not names:
             logger.warning("no champion model found in %s; nothing to serve", self.registry_dir)
         self.models = models
         self.failures = failures
         self.loaded = True
+
+    def stale(self) -> list[str]:
+        """Served models whose registry champion is no longer the served version."""
+        registry = ModelRegistry(self.registry_dir)
+        changed = []
+        for name, model in self.models.items():
+            try:
+                champion = registry.champion(name)
+            except (OSError, RegistryError, ValueError):
+                continue
+            if champion is not None and champion != model.version:
+                changed.append(name)
+        return changed
+
+    def reload(self) -> dict[str, str]:
+        """Load the current champions and swap them in atomically.
+
+        A model whose new champion fails to load keeps serving its previous version
+        (the failure is recorded); returns model name -> served version.
+        """
+        previous = dict(self.models)
+        registry = ModelRegistry(self.registry_dir)
+        try:
+            names = self.names or tuple(
+                summary.name for summary in registry.list_models() if summary.champion
+            )
+        except (OSError, RegistryError, ValueError) as error:
+            logger.error("cannot read registry %s: %s", self.registry_dir, error)
+            return {name: model.version for name, model in previous.items()}
+        models: dict[str, LoadedModel] = {}
+        failures: dict[str, str] = {}
+        for name in names:
+            current = previous.get(name)
+            try:
+                champion = registry.champion(name)
+                if current is not None and champion == current.version:
+                    models[name] = current
+                    continue
+                models[name] = registry.load(name)
+            except Exception as error:
+                failures[name] = f"{type(error).__name__}: {error}"
+                logger.error("reload of model %r failed: %s", name, failures[name])
+                if self.on_failure is not None:
+                    self.on_failure(name)
+                if current is not None:
+                    models[name] = current
+                continue
+            logger.info("now serving model %r version %s", name, models[name].version)
+        self.models = models
+        self.failures = failures
+        self.loaded = True
+        return {name: model.version for name, model in models.items()}
 
     def get(self, name: str) -> LoadedModel | None:
         """The served model called ``name``, or None."""

@@ -74,6 +74,10 @@ class ServedModelHealth(BaseModel):
 
     version: str
     policy_version: str
+    runtime: Literal["onnxruntime", "sklearn"] = Field(
+        description="Scoring path: the parity-checked ONNX model, or scikit-learn."
+    )
+    runtime_reason: str = Field(description="Why this runtime (parity figures or cause).")
 
 
 class FailedModelHealth(BaseModel):
@@ -109,6 +113,40 @@ class ModelInfo(BaseModel):
 
 
 class ErrorMessage(BaseModel):
-    """Body of a 401/404 answer (FastAPI's HTTPException shape)."""
+    """Body of a 401/403/404/413 answer (FastAPI's HTTPException shape)."""
 
     detail: str
+
+
+class ColumnarScoreRequest(BaseModel):
+    """A batch sent column by column: no JSON object per record (the bulk path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] | None = Field(
+        default=None, description="One id per row, echoed back; optional."
+    )
+    columns: dict[str, list[Any]] = Field(
+        description="Feature name -> one value per row; every column the same length.",
+        examples=[{"amount": [1250.0, 90.5], "channel": ["web", "phone"]}],
+    )
+    explain: bool = Field(default=True, description="Add the model's reasons per row.")
+
+
+class ColumnarScoreResponse(BaseModel):
+    """Results column by column, in row order."""
+
+    model: str
+    model_version: str
+    policy_version: str
+    ids: list[str] | None
+    scores: list[float]
+    decisions: list[str]
+    reasons: list[list[str]]
+
+
+class ReloadResponse(BaseModel):
+    """Served versions after a reload, and models that failed to load."""
+
+    models: dict[str, str] = Field(description="Model name -> version now served.")
+    failures: dict[str, str] = Field(description="Model name -> why loading failed.")

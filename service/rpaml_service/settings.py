@@ -35,9 +35,41 @@ class ServiceSettings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None,
         description=(
-            "When set, the model routes require this value in the X-API-Key header; "
-            "health stays open so probes need no secret."
+            "A single plain key accepted with every scope (kept for compatibility; "
+            "prefer hashed api_keys). Hashed at startup, never logged."
         ),
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="Accepted keys as 'name:scope[,scope]:sha256-hex' entries.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="Secrets file with one 'name:scopes:sha256' line per accepted key.",
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413.",
+    )
+    batch_max_rows: int = Field(
+        default=2048,
+        ge=1,
+        description="Most rows the micro-batcher scores in one call.",
+    )
+    batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=50.0,
+        description=(
+            "How long the micro-batcher waits for more requests after the first one; "
+            "0 batches only what arrived while the previous batch was scored."
+        ),
+    )
+    reload_interval: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="Seconds between checks for a newly promoted champion; 0 disables.",
     )
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from rpaml_pipeline.cli import main
-from rpaml_pipeline.store import IncomingRecord, Store
-from rpaml_sandbox.portal.display import display_values
+from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import generate_claims
+from staged_claims import stage
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -31,30 +30,18 @@ def run(env: dict[str, str], *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def stage_claims(env: dict[str, str], *, closed: bool, bad_policy: int = 0) -> int:
-    """Stage sandbox claims the way the robots do; return how many were staged."""
+def stage_claims(env: dict[str, str], *, closed: bool, bad_amounts: int = 0) -> int:
+    """Stage and enrich sandbox claims the way the robots do; return how many."""
     claims = [
         c
         for c in generate_claims(5, open_claims=30, closed_claims=300)
         if (c.status == "closed") == closed
     ]
-    items = []
-    for index, claim in enumerate(claims):
-        row = {
-            "claim_id": claim.claim_id,
-            "status": claim.status,
-            **asdict(display_values(claim, 5)),
-        }
-        if claim.outcome:
-            row["outcome"] = claim.outcome
-        if index < bad_policy:
-            row["policy_number"] = "PO-12"
-        items.append(IncomingRecord(natural_key=claim.claim_id, payload=row, source="robot:t"))
+    broken = {claim.claim_id: {"amount": "12,3x4"} for claim in claims[:bad_amounts]}
     Path(env["RPAML_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     with Store.connect(f"sqlite:///{env['RPAML_DATA_DIR']}/rpaml.db") as store:
-        run_id = store.start_run("claims_triage", "collect", robot="test")
-        store.ingest("claims_triage", items, run_id=run_id)
-    return len(items)
+        stage(store, "claims_triage", claims, "test", seed=5, overrides=broken)
+    return len(claims)
 
 
 def test_status_on_an_empty_store(env: dict[str, str]) -> None:
@@ -64,17 +51,20 @@ def test_status_on_an_empty_store(env: dict[str, str]) -> None:
 
 
 def test_pipeline_run_quarantines_with_reasons_and_status_counts(env: dict[str, str]) -> None:
-    staged = stage_claims(env, closed=False, bad_policy=3)
+    staged = stage_claims(env, closed=False, bad_amounts=3)
+    # The enrichment robot already quarantined the claims whose policy does not exist.
+    code, output = run(env, "status", "--json")
+    not_found = json.loads(output)["records"]["claims_triage"].get("quarantined", 0)
     code, output = run(env, "pipeline", "run", "--json")
     assert code == 0, output
     summary = json.loads(output)
-    assert summary["processed"] == staged
+    assert summary["processed"] == staged - not_found
     assert summary["quarantined"] >= 3
-    assert any("policy_number" in reason for reason, _ in summary["top_reasons"])
+    assert any(reason.startswith("amount:") for reason, _ in summary["top_reasons"])
     code, output = run(env, "status", "--json")
     counts = json.loads(output)["records"]["claims_triage"]
     assert sum(counts.values()) == staged
-    assert counts["quarantined"] == summary["quarantined"]
+    assert counts["quarantined"] == not_found + summary["quarantined"]
     code, text = run(env, "status")
     assert f"claims_triage: {staged} records" in text
 
@@ -98,7 +88,7 @@ def test_train_then_lineage_of_a_labeled_record(env: dict[str, str]) -> None:
     code, output = run(env, "lineage", record.record_id, "--json")
     trail = json.loads(output)
     assert trail["record"]["label"] in (0, 1)
-    assert all(e["config_hash"] for e in trail["events"] if e["step"] != "ingest")
+    assert all(e["config_hash"] for e in trail["events"] if e["step"] not in {"ingest", "enrich"})
 
 
 def test_broken_process_file_names_file_key_and_expectation(

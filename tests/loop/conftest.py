@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,45 +12,9 @@ import pytest
 from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.model_training import TrainingOutcome, train_from_store
 from rpaml_pipeline.process import ProcessDefinition, load_process
-from rpaml_pipeline.runner import process_collected
-from rpaml_pipeline.store import IncomingRecord, Store
-from rpaml_sandbox.portal.display import display_values
+from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim, generate_claims
-
-PROJECT = Path(__file__).resolve().parents[2]
-PROCESS_FILE = PROJECT / "pipeline" / "processes" / "claims_triage.yaml"
-SEED = 11
-
-
-def screen_row(claim: GeneratedClaim) -> dict[str, str]:
-    """The raw strings a robot reads for ``claim`` (list page + detail page or export)."""
-    shown = asdict(display_values(claim, SEED))
-    row = {"claim_id": claim.claim_id, "status": claim.status, **shown}
-    if claim.outcome is not None:
-        row["outcome"] = claim.outcome
-    else:
-        row.pop("closed_date")
-    return row
-
-
-def stage(store: Store, process: str, claims: list[GeneratedClaim], source: str) -> str:
-    """Ingest ``claims`` as a robot run would; return the run id."""
-    run_id = store.start_run(process, "collect", robot=source)
-    store.ingest(
-        process,
-        [
-            IncomingRecord(
-                natural_key=claim.claim_id,
-                payload=screen_row(claim),
-                source=f"robot:{source}",
-                source_location=f"http://portal.test/claims/{claim.claim_id}",
-            )
-            for claim in claims
-        ],
-        run_id=run_id,
-    )
-    store.finish_run(run_id, "succeeded")
-    return run_id
+from staged_claims import PROCESS_FILE, SEED, process_all, stage
 
 
 @pytest.fixture(scope="session")
@@ -68,12 +31,6 @@ def claims() -> list[GeneratedClaim]:
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store.connect(f"sqlite:///{tmp_path / 'rpaml.db'}") as opened:
         yield opened
-
-
-def process_all(store: Store, process: ProcessDefinition) -> None:
-    run_id = store.start_run(process.name, "process")
-    process_collected(store, process, run_id)
-    store.finish_run(run_id, "succeeded")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from robot.api import ExecutionResult
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("whole-loop")]
+pytestmark = [pytest.mark.browser, pytest.mark.serial]
 
 
 def test_whole_loop_acceptance_suite(tmp_path: Path) -> None:

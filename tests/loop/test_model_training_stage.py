@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import process_all, stage
 from rpaml_models import ModelRegistry
 from rpaml_pipeline.errors import TrainingError
 from rpaml_pipeline.model_training import TrainingOutcome, train_from_store
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim
+from staged_claims import process_all, stage
 
 
 def test_first_model_is_trained_registered_and_promoted(
@@ -54,3 +54,19 @@ def test_too_few_labels_is_a_clear_error(
     process_all(store, process)
     with pytest.raises(TrainingError, match="not enough labeled records"):
         train_from_store(store, process, tmp_path / "registry")
+
+
+def test_same_data_in_another_store_give_the_same_model(
+    tmp_path: Path,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    trained_registry: tuple[Path, TrainingOutcome],
+) -> None:
+    # Record ids are random per store; the model must not depend on them.
+    _, reference = trained_registry
+    with Store.connect(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        stage(other, process.name, [c for c in reversed(claims) if c.status == "closed"], "h")
+        process_all(other, process)
+        again = train_from_store(other, process, tmp_path / "registry")
+    assert again.training_data_hash == reference.training_data_hash
+    assert again.metrics == reference.metrics

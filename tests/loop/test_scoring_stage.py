@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import process_all, stage
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.scoring import ScoringClient
 from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim
+from staged_claims import process_all, stage
 
 
 def _open_claims(claims: list[GeneratedClaim]) -> list[GeneratedClaim]:

@@ -62,6 +62,7 @@ def test_register_writes_the_layout_and_metadata(registry, trained, schema, poli
     assert sorted(p.name for p in version_dir.iterdir()) == [
         "metadata.json",
         "model.joblib",
+        "model.onnx",
         "policy.json",
     ]
     assert metadata.version == "1"

@@ -116,3 +116,11 @@ def test_training_data_hash_changes_with_data(claims):
     assert training_data_hash(frame.head(10), labels[:10]) != training_data_hash(
         pd.concat([frame.head(10), frame.head(1)]), np.append(labels[:10], labels[0])
     )
+
+
+def test_a_feature_missing_in_every_row_is_named(claims, schema, params):
+    frame, labels = claims
+    name = schema.names_of_kind("numeric")[0]
+    empty = frame.assign(**{name: np.nan})
+    with pytest.raises(ValueError, match=f"no training row has a value for {name}"):
+        train_model(empty, labels, schema, params)

@@ -7,7 +7,25 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from rpaml_pipeline.process import ProcessDefinition
+
 PROCESS_FILE = Path(__file__).resolve().parents[2] / "pipeline" / "processes" / "claims_triage.yaml"
+
+
+# What the policy enrichment robot looks up for a claim (the fields the shipped process
+# file's ``enrichment`` section merges). Pipeline tests carry them in the raw claim and run
+# the process without the enrichment wait (``unenriched``), so they test the steps alone.
+POLICY_LOOKUP: dict[str, str] = {
+    "coverage_limit": "$250,000.00",
+    "annual_premium": "1,180.00",
+    "missed_payments": "0",
+    "risk_segment": "B",
+}
+
+
+def unenriched(process: ProcessDefinition) -> ProcessDefinition:
+    """``process`` without its enrichment section (records carry the looked-up fields)."""
+    return process.model_copy(update={"enrichment": None})
 
 
 def claim(number: int, **overrides: Any) -> dict[str, Any]:
@@ -28,6 +46,7 @@ def claim(number: int, **overrides: Any) -> dict[str, Any]:
         "police_report": ["yes", "no", ""][number % 3],
         "description": "Rear-ended at a junction",
         "status": "Open",
+        **POLICY_LOOKUP,
     }
     payload.update(overrides)
     return payload

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from rpaml_pipeline.scoring import (
     ScoreResult,
+    ScoringCircuitOpenError,
     ScoringClient,
     ScoringError,
     ScoringRejectedError,
@@ -297,3 +298,24 @@ def test_health_returns_the_services_answer(stand_in: tuple[StandInService, str]
 def test_invalid_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         ScoringClient("http://127.0.0.1:1", **options)
+
+
+def test_circuit_breaker_opens_after_repeated_failures_then_recovers(
+    stand_in: tuple[StandInService, str],
+) -> None:
+    service, url = stand_in
+    service.failures_left = 4
+    with ScoringClient(url, retries=0, backoff=0, breaker_threshold=2, breaker_reset=0.3) as client:
+        for _ in range(2):
+            with pytest.raises(ScoringUnavailableError):
+                client.score("claims", [("a", {"x": 0.1})])
+        sent = service.attempts
+        with pytest.raises(ScoringCircuitOpenError):
+            client.score("claims", [("a", {"x": 0.1})])
+        assert service.attempts == sent  # open: nothing was sent
+        assert client.circuit_open
+        time.sleep(0.35)
+        service.failures_left = 0
+        # Half-open: one trial request goes through and closes the breaker.
+        assert [r.id for r in client.score("claims", [("a", {"x": 0.1})])] == ["a"]
+        assert not client.circuit_open

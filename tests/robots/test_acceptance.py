@@ -25,7 +25,7 @@ from robot.api import ExecutionResult
 
 from rpaml_pipeline.store import IncomingRecord, RecordState, Store, StoredRecord, Transition
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("robots-acceptance")]
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCEPTANCE = ROOT / "tests" / "robot"

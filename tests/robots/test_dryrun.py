@@ -20,6 +20,7 @@ def test_there_are_task_suites() -> None:
         "download_history",
         "collect_claims",
         "apply_decisions",
+        "enrich_policies",
     }
 
 
@@ -34,6 +35,7 @@ def test_task_suite_dry_run(suite: Path, tmp_path: Path) -> None:
         "RPAML_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
         "RPAML_DATA_DIR": str(tmp_path / "data"),
         "RPAML_ACCEPTANCE_CLOSED_CLAIMS": "1",
+        "RPAML_POLICY_DATA": str(tmp_path / "policies.json"),
         "PYTHONPATH": str(ROOT / "robots"),
     }
     completed = subprocess.run(

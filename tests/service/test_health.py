@@ -14,15 +14,19 @@ def test_health_lists_every_served_champion_with_versions(client: TestClient) ->
     response = client.get("/v1/health")
 
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "ready": True,
-        "models": {
-            # The champion (version 1) is served, not the newest version (2).
-            "claims_fraud": {"version": "1", "policy_version": "thresholds-1"},
-            "claims_priority": {"version": "1", "policy_version": "thresholds-2"},
-        },
+    body = response.json()
+    served = {
+        name: (model["version"], model["policy_version"], model["runtime"])
+        for name, model in body["models"].items()
     }
+    assert (body["status"], body["ready"]) == ("ok", True)
+    # The champion (version 1) is served, not the newest version (2), on the compiled
+    # path because its parity check at registration passed.
+    assert served == {
+        "claims_fraud": ("1", "thresholds-1", "onnxruntime"),
+        "claims_priority": ("1", "thresholds-2", "onnxruntime"),
+    }
+    assert "0 differing decision(s)" in body["models"]["claims_fraud"]["runtime_reason"]
 
 
 def test_readiness_probe_answers_200_when_ready(client: TestClient) -> None:

@@ -29,7 +29,8 @@ def test_tampered_artifact_is_reported_and_not_served(registry_copy: Path) -> No
     error = health["models"]["claims_fraud"]["error"]
     assert error.startswith("ArtifactIntegrityError")
     assert "SHA-256 mismatch" in error
-    assert health["models"]["claims_priority"] == {"version": "1", "policy_version": "thresholds-2"}
+    priority = health["models"]["claims_priority"]
+    assert (priority["version"], priority["policy_version"]) == ("1", "thresholds-2")
     # Another model still serves, so the service is ready.
     assert health["ready"] is True
     assert listed == ["claims_priority"]
@@ -76,3 +77,16 @@ def test_when_every_model_fails_the_service_starts_but_is_not_ready(registry_cop
     assert health["ready"] is False
     assert set(health["models"]) == {"claims_fraud", "claims_priority"}
     assert all("error" in entry for entry in health["models"].values())
+
+
+def test_tampered_compiled_artifact_is_refused(registry_copy: Path) -> None:
+    compiled = registry_copy / "claims_fraud" / "1" / "model.onnx"
+    compiled.write_bytes(compiled.read_bytes() + b"x")
+
+    with TestClient(create_app(ServiceSettings(registry_dir=registry_copy))) as client:
+        health = client.get("/v1/health").json()
+        metrics = client.get("/metrics").text
+
+    error = health["models"]["claims_fraud"]["error"]
+    assert error.startswith("ArtifactIntegrityError") and "model.onnx" in error
+    assert 'rpaml_model_load_failures_total{model="claims_fraud"} 1.0' in metrics

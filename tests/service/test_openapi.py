@@ -16,12 +16,15 @@ def test_openapi_describes_routes_and_bodies(client: TestClient) -> None:
         "/v1/models",
         "/v1/models/{name}",
         "/v1/models/{name}/score",
+        "/v1/models/{name}/score/columns",
+        "/v1/admin/reload",
+        "/metrics",
     }
     score = spec["paths"]["/v1/models/{name}/score"]["post"]
     assert score["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ScoreRequest"
     }
-    assert set(score["responses"]) == {"200", "401", "404", "422"}
+    assert set(score["responses"]) == {"200", "401", "403", "404", "413", "422"}
     ok = score["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/ScoreResponse"}
     schemas = spec["components"]["schemas"]

@@ -17,7 +17,6 @@ from rpaml_pipeline.scoring import ScoringClient, ScoringRejectedError
 
 STARTUP_TIMEOUT = 30.0
 # One worker runs all of this module, so under xdist only one server process starts.
-pytestmark = pytest.mark.xdist_group("rpaml-service-process")
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +108,18 @@ def test_pipeline_client_reports_every_refused_field(server: str) -> None:
     assert caught.value.rejected_ids == ["b", "d"]
     # Both chunks were refused as a whole, so nothing was scored.
     assert caught.value.scored == []
+
+
+def test_pipeline_client_bulk_path_matches_the_record_path(server: str) -> None:
+    items = [(f"CLM-{i}", HIGH_RISK if i % 3 else LOW_RISK) for i in range(25)]
+    bad = [("ok", LOW_RISK), ("bad", {**LOW_RISK, "amount": "lots"})]
+
+    with ScoringClient(server, chunk_size=10, columnar=True) as bulk:
+        by_columns = bulk.score("claims_fraud", items)
+        with pytest.raises(ScoringRejectedError) as caught:
+            bulk.score("claims_fraud", bad)
+    with ScoringClient(server, chunk_size=10) as records:
+        by_records = records.score("claims_fraud", items)
+
+    assert by_columns == by_records
+    assert [(i.id, i.field) for i in caught.value.issues] == [("bad", "amount")]

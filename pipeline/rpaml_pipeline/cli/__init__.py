@@ -23,7 +23,14 @@ def main(ctx: click.Context) -> None:
 
 def _register() -> None:
     # Imported for their side effect: each module adds its commands to ``main``.
-    from rpaml_pipeline.cli import apps, demo_command, records, stage_commands  # noqa: F401
+    from rpaml_pipeline.cli import (  # noqa: F401
+        apps,
+        data_commands,
+        demo_command,
+        orchestration_commands,
+        records,
+        stage_commands,
+    )
 
 
 _register()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
+from typing import Any
 
 import click
 
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.cli.common import echo_json, friendly_errors, settings_of
+from rpaml_pipeline.orchestration import engine_settings
+from rpaml_pipeline.orchestration.control import orchestration_summary
+from rpaml_pipeline.process import load_process
+from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import Store
 
 
@@ -16,14 +22,18 @@ from rpaml_pipeline.store import Store
 @click.pass_context
 @friendly_errors
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Show records per state per process, and the latest runs."""
-    with Store.connect(settings_of(ctx).resolved_store_url) as store:
+    """Show records per state per process, the latest runs, workflows and queues."""
+    settings = settings_of(ctx)
+    with Store.connect(settings.resolved_store_url) as store:
         counts = store.counts()
         runs = store.list_runs(limit=10)
+    orchestration = _orchestration(settings)
     if as_json:
         echo_json(
             {
                 "records": counts,
+                "workflows": orchestration["workflows"],
+                "queues": orchestration["queues"],
                 "runs": [
                     {
                         "run_id": run.run_id,
@@ -53,6 +63,32 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 f"  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.process:<16} {what:<18} "
                 f"{run.status:<10} {run.run_id}"
             )
+    _echo_orchestration(orchestration)
+
+
+def _orchestration(settings: RpamlSettings) -> dict[str, Any]:
+    """Workflows and queues of the process's workers (see ``rpaml worker``)."""
+    process = load_process(settings.process_file)
+    return orchestration_summary(engine_settings(settings, process))
+
+
+def _echo_orchestration(orchestration: Mapping[str, Any]) -> None:
+    workflows = orchestration["workflows"]
+    if workflows:
+        click.echo("Latest workflows:")
+    for flow in workflows:
+        when = f"{flow['created_at']:%Y-%m-%d %H:%M:%S}" if flow["created_at"] else "?"
+        click.echo(
+            f"  {when}  {flow['job']:<18} {flow['state']:<10} on {flow['executor_id'] or '-':<14}"
+            f" {flow['workflow_id']}"
+        )
+        if flow["state"] == "dead":
+            click.echo(f"      reason: {flow['error']}")
+    for queue in orchestration["queues"]:
+        click.echo(
+            f"Queue {queue['queue']:<24} {queue['queued']} queued, {queue['running']} running "
+            f"(at most {queue['worker_concurrency']} per worker)"
+        )
 
 
 @main.command()
@@ -76,17 +112,67 @@ def lineage(ctx: click.Context, record_id: str, as_json: bool) -> None:
     click.echo(f"  captured   {record.captured_at:%Y-%m-%d %H:%M:%S} raw {record.raw_hash[:16]}")
     if trail.run is not None:
         click.echo(f"  run        {trail.run.run_id} ({trail.run.robot or trail.run.kind})")
+    for enrichment in trail.enrichments:
+        click.echo(
+            f"  enrichment {enrichment.enrichment_id} {enrichment.source} "
+            f"at {enrichment.location or '-'} (searched {enrichment.search_term or '-'}) "
+            f"{enrichment.captured_at:%Y-%m-%d %H:%M:%S} raw {enrichment.raw_hash[:16]}: "
+            f"{', '.join(sorted(enrichment.payload))}"
+        )
     for event in trail.events:
         change = f"{event.from_state} -> {event.to_state}" if event.to_state else ""
         version = f"v{event.step_version}" if event.step_version else ""
         config = f"cfg {event.config_hash[:12]}" if event.config_hash else ""
-        click.echo(f"  {event.at:%H:%M:%S} {event.step:<10} {version:<18} {config:<17} {change}")
+        click.echo(
+            f"  {event.at:%Y-%m-%d %H:%M:%S} {event.step:<10} {version:<6} {config:<17} "
+            f"run {(event.run_id or '-')[:12]:<12} {change}"
+        )
+        for line in _event_lines(event.detail):
+            click.echo(f"      {line}")
     if record.reason:
         click.echo(f"  reason     {record.reason}")
+    if record.label is not None:
+        click.echo(f"  label      {record.label} (source {record.label_source})")
     if record.decision:
+        score = f"{record.score:.3f}" if record.score is not None else "-"
         click.echo(
-            f"  decision   {record.decision} (score {record.score:.3f}, model "
+            f"  decision   {record.decision} (score {score}, model "
             f"{record.model_name} v{record.model_version}, policy {record.policy_version})"
         )
+        for reason in record.reasons or []:
+            click.echo(f"      {reason}")
     if record.receipt:
         click.echo(f"  receipt    {record.receipt}")
+    if record.superseded_by:
+        click.echo(f"  superseded by {record.superseded_by}")
+
+
+def _event_lines(detail: Mapping[str, Any]) -> list[str]:
+    """The parts of an event's detail a person needs: issues, enrichment, receipts..."""
+    lines: list[str] = []
+    for issue in detail.get("issues") or []:
+        if isinstance(issue, Mapping):
+            lines.append(f"issue: {issue.get('message')} [rule {issue.get('rule')}]")
+    enrichment = detail.get("enrichment")
+    if isinstance(enrichment, Mapping):
+        lines.append(
+            f"merged enrichment {enrichment.get('enrichment_id')} "
+            f"({', '.join(enrichment.get('fields') or [])})"
+        )
+    for key in (
+        "reason",
+        "error",
+        "receipt",
+        "outcome",
+        "policy_version",
+        "model_version",
+        "decision",
+        "label",
+        "label_source",
+        "target",
+        "location",
+        "superseded_by",
+    ):
+        if detail.get(key) not in (None, ""):
+            lines.append(f"{key}: {detail[key]}")
+    return lines

@@ -28,7 +28,8 @@ def pipeline_run(ctx: click.Context, as_json: bool) -> None:
     settings = settings_of(ctx)
     process = load_process(settings.process_file)
     with Store.connect(settings.resolved_store_url) as store:
-        figures = process_stage(store, process, OpenLineageEmitter(settings.lineage_file))
+        emitter = OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url)
+        figures = process_stage(store, process, emitter)
     if as_json:
         echo_json(figures)
         return
@@ -51,7 +52,9 @@ def pipeline_score(ctx: click.Context, service_url: str | None, as_json: bool) -
     process = load_process(settings.process_file)
     with (
         Store.connect(settings.resolved_store_url) as store,
-        ScoringClient(service_url or settings.service_url, api_key=api_key(settings)) as client,
+        ScoringClient(
+            service_url or settings.service_url, api_key=api_key(settings), columnar=True
+        ) as client,
     ):
         figures = score_stage(store, process, client)
     if as_json:

@@ -5,7 +5,17 @@ from rpaml_pipeline.lineage.openlineage import (
     SCHEMA_URL,
     Dataset,
     OpenLineageEmitter,
+    rpaml_run_facet,
     run_uuid,
+    schema_facet,
 )
 
-__all__ = ["NAMESPACE", "SCHEMA_URL", "Dataset", "OpenLineageEmitter", "run_uuid"]
+__all__ = [
+    "NAMESPACE",
+    "SCHEMA_URL",
+    "Dataset",
+    "OpenLineageEmitter",
+    "rpaml_run_facet",
+    "run_uuid",
+    "schema_facet",
+]

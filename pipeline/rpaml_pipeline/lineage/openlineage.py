@@ -3,13 +3,23 @@
 Each stage run (``<process>.<stage>``, e.g. ``claims_triage.process``) emits a ``START``
 event and then ``COMPLETE`` or ``FAIL``, with the datasets it read and wrote. The default
 sink is ``<data_dir>/lineage/events.jsonl``; a lineage server can ingest that file as is.
+With ``http_url`` each event is also POSTed to that endpoint (e.g. Marquez's
+``/api/v1/lineage``), retried with exponential backoff; the file stays the record of truth,
+so a lineage server that is down never stops a pipeline run (the failure is logged and
+``http_failures`` counts it).
+
+Datasets carry the standard ``schema`` facet (:func:`schema_facet`); runs carry the custom
+``rpaml`` facet (:func:`rpaml_run_facet`): the robot runs that produced the input, the
+process file hash and the model version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,7 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from rpaml_pipeline.errors import LineageError
+
+_log = logging.getLogger(__name__)
 
 NAMESPACE = "rpaml"
 PRODUCER = "https://github.com/rpaml/rpaml/tree/main/pipeline/rpaml_pipeline"
@@ -29,6 +43,46 @@ OUTPUT_STATISTICS_SCHEMA = (
     "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json"
     "#/$defs/OutputStatisticsOutputDatasetFacet"
 )
+
+SCHEMA_FACET_SCHEMA = (
+    "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+)
+RPAML_FACET_SCHEMA = (
+    "https://github.com/rpaml/rpaml/tree/main/docs/lineage/RpamlRunFacet.json#/$defs/RpamlRunFacet"
+)
+
+
+def schema_facet(fields: Mapping[str, str], producer: str = PRODUCER) -> dict[str, Any]:
+    """The OpenLineage ``schema`` dataset facet for ``{field name: type}``."""
+    return {
+        "_producer": producer,
+        "_schemaURL": SCHEMA_FACET_SCHEMA,
+        "fields": [
+            {"name": name, "type": kind, "ordinal_position": position}
+            for position, (name, kind) in enumerate(fields.items(), start=1)
+        ],
+    }
+
+
+def rpaml_run_facet(
+    *,
+    process: str,
+    process_file_hash: str | None,
+    robot_runs: Sequence[str] = (),
+    model_name: str | None = None,
+    model_version: str | None = None,
+    producer: str = PRODUCER,
+) -> dict[str, Any]:
+    """The custom ``rpaml`` run facet: what produced the input and which configuration ran."""
+    return {
+        "_producer": producer,
+        "_schemaURL": RPAML_FACET_SCHEMA,
+        "process": process,
+        "processFileHash": process_file_hash,
+        "robotRuns": sorted(set(robot_runs)),
+        "modelName": model_name,
+        "modelVersion": model_version,
+    }
 
 
 @dataclass(frozen=True)
@@ -58,11 +112,24 @@ class OpenLineageEmitter:
     """
 
     def __init__(
-        self, path: Path | str, *, namespace: str = NAMESPACE, producer: str = PRODUCER
+        self,
+        path: Path | str,
+        *,
+        namespace: str = NAMESPACE,
+        producer: str = PRODUCER,
+        http_url: str | None = None,
+        http_retries: int = 3,
+        http_backoff_seconds: float = 0.5,
+        http_timeout_seconds: float = 5.0,
     ) -> None:
         self.path = Path(path)
         self.namespace = namespace
         self.producer = producer
+        self.http_url = http_url
+        self.http_retries = http_retries
+        self.http_backoff_seconds = http_backoff_seconds
+        self.http_timeout_seconds = http_timeout_seconds
+        self.http_failures = 0
 
     @classmethod
     def for_data_dir(cls, data_dir: Path | str) -> OpenLineageEmitter:
@@ -76,9 +143,12 @@ class OpenLineageEmitter:
         *,
         inputs: Sequence[Dataset] = (),
         outputs: Sequence[Dataset] = (),
+        run_facets: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Emit ``START`` for the run."""
-        return self.emit("START", run_id, job_name, inputs=inputs, outputs=outputs)
+        return self.emit(
+            "START", run_id, job_name, inputs=inputs, outputs=outputs, run_facets=run_facets
+        )
 
     def complete(
         self,
@@ -87,9 +157,12 @@ class OpenLineageEmitter:
         *,
         inputs: Sequence[Dataset] = (),
         outputs: Sequence[Dataset] = (),
+        run_facets: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Emit ``COMPLETE`` for the run."""
-        return self.emit("COMPLETE", run_id, job_name, inputs=inputs, outputs=outputs)
+        return self.emit(
+            "COMPLETE", run_id, job_name, inputs=inputs, outputs=outputs, run_facets=run_facets
+        )
 
     def fail(
         self,
@@ -99,6 +172,7 @@ class OpenLineageEmitter:
         *,
         inputs: Sequence[Dataset] = (),
         outputs: Sequence[Dataset] = (),
+        run_facets: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Emit ``FAIL`` with the error message facet."""
         if isinstance(error, BaseException):
@@ -120,7 +194,7 @@ class OpenLineageEmitter:
             job_name,
             inputs=inputs,
             outputs=outputs,
-            run_facets={"errorMessage": facet},
+            run_facets={**dict(run_facets or {}), "errorMessage": facet},
         )
 
     def emit(
@@ -153,7 +227,33 @@ class OpenLineageEmitter:
                 os.fsync(handle.fileno())
         except OSError as exc:
             raise LineageError(f"cannot write lineage events to {self.path}: {exc}") from exc
+        if self.http_url is not None:
+            self._post(line)
         return event
+
+    def _post(self, body: str) -> None:
+        assert self.http_url is not None
+        last = ""
+        for attempt in range(self.http_retries + 1):
+            if attempt:
+                time.sleep(self.http_backoff_seconds * 2 ** (attempt - 1))
+            try:
+                response = httpx.post(
+                    self.http_url,
+                    content=body.encode("utf-8"),
+                    headers={"Content-Type": "application/json"},
+                    timeout=self.http_timeout_seconds,
+                )
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code < 300:
+                return
+            last = f"HTTP {response.status_code}"
+            if response.status_code < 500 and response.status_code != 429:
+                break  # the endpoint refuses this event: retrying will not help
+        self.http_failures += 1
+        _log.warning("lineage endpoint %s did not take an event: %s", self.http_url, last)
 
     def _dataset(self, dataset: Dataset, *, output: bool) -> dict[str, Any]:
         item: dict[str, Any] = {

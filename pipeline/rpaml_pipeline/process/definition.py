@@ -219,6 +219,23 @@ class LabelingSpec(_Section):
     """Recorded with every label (e.g. ``portal:closed-claims-export``)."""
 
 
+# --- enrichment -------------------------------------------------------------------------
+
+
+class EnrichmentSpec(_Section):
+    """Fields a robot looks up for each record in another application (``Store.add_enrichment``).
+
+    The runner merges the newest enrichment's ``fields`` (every payload field when the list
+    is empty) over the record's raw fields before cleaning; the raw record is not changed.
+    """
+
+    robot: str = Field(min_length=1)
+    """The robot task suite that captures the enrichment (``robots/tasks/<robot>.robot``)."""
+    required: bool = True
+    """A collected record without an enrichment waits (stays ``collected``) for the robot."""
+    fields: list[FieldName] = Field(default_factory=list)
+
+
 # --- model and policy -------------------------------------------------------------------
 
 
@@ -318,6 +335,7 @@ class ProcessDefinition(_Section):
     cleaning: list[CleaningRule] = Field(default_factory=list)
     transform: TransformSpec
     labeling: LabelingSpec | None = None
+    enrichment: EnrichmentSpec | None = None
     model: ModelSpec
     policy: PolicySpec
     robots: RobotsSpec = Field(default_factory=RobotsSpec)

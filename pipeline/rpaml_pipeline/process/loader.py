@@ -145,6 +145,12 @@ def reference_issues(definition: ProcessDefinition) -> list[ProcessIssue]:
         issues.append(
             ProcessIssue("labeling.field", f"{definition.labeling.field!r} is not a contract field")
         )
+    if definition.enrichment is not None:
+        for index, name in enumerate(definition.enrichment.fields):
+            if name not in fields:
+                issues.append(
+                    ProcessIssue(f"enrichment.fields.{index}", f"{name!r} is not a contract field")
+                )
     for index, feature in enumerate(definition.model.features):
         if feature.name not in produced:
             issues.append(

@@ -12,6 +12,7 @@ from rpaml_pipeline.errors import (
     StoreError,
 )
 from rpaml_pipeline.store.records import (
+    Enrichment,
     IncomingRecord,
     IngestResult,
     RecordEvent,
@@ -26,6 +27,7 @@ from rpaml_pipeline.store.states import RecordState
 from rpaml_pipeline.store.store import Store, content_hash, raw_hash
 
 __all__ = [
+    "Enrichment",
     "IncomingRecord",
     "IngestResult",
     "InvalidTransitionError",

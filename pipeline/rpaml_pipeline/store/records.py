@@ -125,6 +125,31 @@ class RecordEvent:
 
 
 @dataclass(frozen=True)
+class Enrichment:
+    """Data a robot looked up for a record in another application (``Store.add_enrichment``).
+
+    ``source`` names the robot (``robot:enrich_policies``), ``location`` the window title or
+    URL it read, ``search_term`` what it searched for; ``raw_hash`` is over ``payload``.
+    """
+
+    enrichment_id: str
+    record_id: str
+    process: str
+    source: str
+    location: str | None
+    search_term: str | None
+    payload: dict[str, Any]
+    raw_hash: str
+    run_id: str | None
+    captured_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Enrichment:
+        """Build from an ``enrichments`` row mapping."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
 class RecordLineage:
     """Everything known about how a record came to be what it is."""
 
@@ -135,6 +160,8 @@ class RecordLineage:
     """Ordered oldest first."""
     revisions: list[StoredRecord]
     """Every revision of the same natural key, oldest first (this one included)."""
+    enrichments: list[Enrichment] = field(default_factory=list)
+    """Data robots looked up for this record elsewhere, oldest first."""
 
 
 @dataclass(frozen=True)

@@ -138,4 +138,24 @@ record_events = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("detail", JSON, nullable=False),
     Index(None, "record_id", "event_id"),
+    Index(None, "run_id", "step"),
 )
+
+enrichments = Table(
+    "enrichments",
+    metadata,
+    Column("enrichment_id", String(32), primary_key=True),
+    Column("record_id", String(32), ForeignKey("records.record_id"), nullable=False),
+    Column("process", String(100), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("location", Text),
+    Column("search_term", Text),
+    Column("payload", JSON, nullable=False),
+    Column("raw_hash", String(64), nullable=False),
+    Column("run_id", String(32)),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Index(None, "record_id", "captured_at"),
+)
+"""Data a robot looked up for a record in another application (e.g. the policy screen of
+a desktop app): kept beside the raw record, never merged into it, so the raw hash stays
+the hash of what the collecting robot saw."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self
@@ -45,6 +46,7 @@ from rpaml_pipeline.errors import (
 from rpaml_pipeline.store.engine import READ_ONLY, make_engine, safe_url
 from rpaml_pipeline.store.migrations import upgrade_to_head
 from rpaml_pipeline.store.records import (
+    Enrichment,
     IncomingRecord,
     IngestResult,
     RecordEvent,
@@ -56,7 +58,7 @@ from rpaml_pipeline.store.records import (
     TransitionReport,
     utc_now,
 )
-from rpaml_pipeline.store.schema import record_events, records, runs
+from rpaml_pipeline.store.schema import enrichments, record_events, records, runs
 from rpaml_pipeline.store.states import RETRY_STATE, SUPERSEDABLE_STATES, RecordState
 
 STORE_STEP_VERSION = "1"
@@ -107,6 +109,12 @@ def _normalise(value: Any) -> Any:
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _ordered_id() -> str:
+    """A 32-hex id that sorts by creation time (nanosecond clock, then random bits): ties
+    between enrichments captured at the same instant resolve to the one stored last."""
+    return f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
 
 
 class Store:
@@ -230,6 +238,26 @@ class Store:
             )
             if result.rowcount == 0:
                 raise RecordNotFoundError(f"no run with id {run_id!r}")
+
+    def annotate_run(self, run_id: str, details: Mapping[str, Any]) -> None:
+        """Merge ``details`` into the run's details (e.g. the configuration it ran with)."""
+        with self._write() as conn:
+            current = conn.execute(select(runs.c.details).where(runs.c.run_id == run_id)).first()
+            if current is None:
+                raise RecordNotFoundError(f"no run with id {run_id!r}")
+            merged = {**dict(current[0] or {}), **to_jsonable(dict(details))}
+            conn.execute(update(runs).where(runs.c.run_id == run_id).values(details=merged))
+
+    def run_record_ids(self, run_id: str, step: str) -> list[str]:
+        """The records that have a ``step`` event in ``run_id``, in the order they got it."""
+        query = (
+            select(record_events.c.record_id, func.min(record_events.c.event_id))
+            .where(record_events.c.run_id == run_id, record_events.c.step == step)
+            .group_by(record_events.c.record_id)
+            .order_by(func.min(record_events.c.event_id))
+        )
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(query)]
 
     def get_run(self, run_id: str) -> RunInfo:
         """The run with ``run_id``."""
@@ -534,8 +562,157 @@ class Store:
                     .order_by(records.c.revision)
                 ).mappings()
             ]
+            found = [
+                Enrichment.from_row(row)
+                for row in conn.execute(
+                    select(enrichments)
+                    .where(enrichments.c.record_id == record_id)
+                    .order_by(enrichments.c.captured_at, enrichments.c.enrichment_id)
+                ).mappings()
+            ]
         run = None if run_row is None else RunInfo.from_row(run_row)
-        return RecordLineage(record=record, run=run, events=events, revisions=revisions)
+        return RecordLineage(
+            record=record, run=run, events=events, revisions=revisions, enrichments=found
+        )
+
+    # --- enrichment -----------------------------------------------------------------
+
+    def add_enrichment(
+        self,
+        record_id: str,
+        *,
+        source: str,
+        location: str | None,
+        search_term: str | None,
+        payload: Mapping[str, Any],
+        run_id: str | None,
+        captured_at: dt.datetime | None = None,
+    ) -> str:
+        """Store data a robot looked up for ``record_id`` elsewhere; return its id.
+
+        The record itself is not changed (its raw payload stays what the collecting robot
+        saw); an ``enrich`` lineage event names the enrichment, its source and hash. A
+        process whose file declares ``enrichment`` merges the newest enrichment's fields
+        into the raw fields before cleaning. A naive ``captured_at`` is taken to be UTC.
+        """
+        if not source:
+            raise StoreError("an enrichment needs a source (e.g. 'robot:enrich_policies')")
+        if not isinstance(payload, Mapping):
+            raise StoreError(f"an enrichment payload is a mapping, not {type(payload).__name__}")
+        now = self.now()
+        at = captured_at or now
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        body = to_jsonable(dict(payload))
+        r_hash = raw_hash(body)
+        with self._write() as conn:
+            record = self._get(conn, record_id)
+            enrichment_id = _ordered_id()
+            conn.execute(
+                insert(enrichments).values(
+                    enrichment_id=enrichment_id,
+                    record_id=record_id,
+                    process=record.process,
+                    source=source,
+                    location=location,
+                    search_term=search_term,
+                    payload=body,
+                    raw_hash=r_hash,
+                    run_id=run_id,
+                    captured_at=at,
+                )
+            )
+            conn.execute(
+                insert(record_events).values(
+                    self._event_row(
+                        record_id,
+                        run_id,
+                        "enrich",
+                        None,
+                        None,
+                        now,
+                        {
+                            "enrichment_id": enrichment_id,
+                            "source": source,
+                            "location": location,
+                            "search_term": search_term,
+                            "captured_at": at.isoformat(),
+                            "raw_hash": r_hash,
+                            "fields": sorted(body),
+                        },
+                    )
+                )
+            )
+        return enrichment_id
+
+    def enrichments(self, record_id: str) -> list[Enrichment]:
+        """Every enrichment of ``record_id``, oldest first (the last one is the newest)."""
+        with self._read() as conn:
+            self._get(conn, record_id)
+            rows = conn.execute(
+                select(enrichments)
+                .where(enrichments.c.record_id == record_id)
+                .order_by(enrichments.c.captured_at, enrichments.c.enrichment_id)
+            ).mappings()
+            return [Enrichment.from_row(row) for row in rows]
+
+    def latest_enrichments(self, record_ids: Iterable[str]) -> dict[str, Enrichment]:
+        """The newest enrichment of each of ``record_ids`` that has one (one query per 900)."""
+        wanted = sorted(set(record_ids))
+        found: dict[str, Enrichment] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+                query = (
+                    select(enrichments)
+                    .where(enrichments.c.record_id.in_(wanted[start : start + 900]))
+                    .order_by(enrichments.c.captured_at, enrichments.c.enrichment_id)
+                )
+                for row in conn.execute(query).mappings():
+                    found[row["record_id"]] = Enrichment.from_row(row)  # newest wins
+        return found
+
+    def quarantine(
+        self, record_id: str, reason: str, *, run_id: str | None, step: str = "enrich"
+    ) -> None:
+        """``collected -> quarantined`` with ``reason`` (a business exception a robot found,
+        e.g. the claim's policy does not exist in the policy system).
+
+        Raises :class:`InvalidTransitionError` when the record is not ``collected``.
+        """
+        if not reason:
+            raise StoreError("a quarantine needs a reason a person can read")
+        now = self.now()
+        with self._write() as conn:
+            current = self._get(conn, record_id)
+            if current.state != RecordState.COLLECTED:
+                raise InvalidTransitionError(
+                    f"record {record_id} is {current.state}, not collected: "
+                    "only a collected record can be quarantined"
+                )
+            conn.execute(
+                update(records)
+                .where(records.c.record_id == record_id)
+                .values(
+                    state=RecordState.QUARANTINED.value,
+                    reason=reason,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                insert(record_events).values(
+                    self._event_row(
+                        record_id,
+                        run_id,
+                        step,
+                        RecordState.COLLECTED,
+                        RecordState.QUARANTINED,
+                        now,
+                        {"reason": reason},
+                    )
+                )
+            )
 
     # --- leases and work ------------------------------------------------------------
 

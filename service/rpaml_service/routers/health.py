@@ -12,7 +12,12 @@ router = APIRouter(prefix="/v1/health", tags=["health"])
 
 def _health(store: ModelStoreDep) -> HealthResponse:
     models: dict[str, ServedModelHealth | FailedModelHealth] = {
-        name: ServedModelHealth(version=model.version, policy_version=model.policy.version)
+        name: ServedModelHealth(
+            version=model.version,
+            policy_version=model.policy.version,
+            runtime=model.runtime,
+            runtime_reason=model.runtime_reason,
+        )
         for name, model in store.models.items()
     }
     models.update((name, FailedModelHealth(error=error)) for name, error in store.failures.items())

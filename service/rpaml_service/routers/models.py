@@ -5,14 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from rpaml_models import LoadedModel
-from rpaml_service.dependencies import LoadedModelDep, ModelStoreDep, require_api_key
+from rpaml_service.dependencies import LoadedModelDep, ModelStoreDep, require_score_scope
 from rpaml_service.schemas import ErrorMessage, ModelInfo
 
 router = APIRouter(
     prefix="/v1/models",
     tags=["models"],
-    dependencies=[Depends(require_api_key)],
-    responses={401: {"model": ErrorMessage, "description": "Missing or wrong API key."}},
+    dependencies=[Depends(require_score_scope)],
+    responses={
+        401: {"model": ErrorMessage, "description": "Missing or unknown API key."},
+        403: {"model": ErrorMessage, "description": "The key lacks the score scope."},
+    },
 )
 
 

@@ -1,0 +1,138 @@
+"""Micro-batching: concurrent scoring requests are scored together.
+
+Each request validates and encodes its own rows (so one bad request never fails
+another), then waits on a future. One worker task per app takes the first waiting
+request, adds every request that arrived meanwhile (up to ``max_rows``, optionally
+waiting ``wait`` seconds for more) and scores them in one call. Under load, requests
+arriving while a batch is scored form the next batch, so throughput grows with
+concurrency while an idle service adds no wait at all.
+
+Requests validated with different model objects (a reload happened in between) are
+scored by the model they were validated with, so a swap never mixes versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rpaml_models import LoadedModel, Scored, ValidatedRows
+from rpaml_service.errors import BatcherClosedError
+
+logger = logging.getLogger(__name__)
+
+# Batches at most this large are scored on the event loop; larger ones in a thread, so
+# the loop keeps answering health checks while a large batch is scored.
+INLINE_ROWS = 64
+
+
+@dataclass(slots=True)
+class _Pending:
+    model: LoadedModel
+    rows: ValidatedRows
+    future: asyncio.Future[list[Scored]] = field(repr=False)
+
+
+class MicroBatcher:
+    """Collects validated requests and scores them in batches.
+
+    Parameters
+    ----------
+    max_rows : int
+        Most rows per scoring call (a single larger request is scored alone).
+    wait : float
+        Seconds to wait for more requests after the first one of a batch.
+    on_batch : callable, optional
+        Called with (model, rows) after each scored batch (metrics).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_rows: int,
+        wait: float = 0.0,
+        on_batch: Callable[[LoadedModel, int], None] | None = None,
+    ) -> None:
+        self.max_rows = max_rows
+        self.wait = wait
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the worker on the running event loop."""
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop the worker; requests still queued are failed, not left hanging."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(BatcherClosedError("service shutting down"))
+
+    async def score(self, model: LoadedModel, rows: ValidatedRows) -> list[Scored]:
+        """Score ``rows`` with ``model`` in the next batch; returns their results."""
+        if self._worker is None:
+            raise BatcherClosedError("the micro-batcher is not running")
+        future: asyncio.Future[list[Scored]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(model, rows, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].rows)
+            if self.wait > 0 and size < self.max_rows:
+                deadline = loop.time() + self.wait
+                while size < self.max_rows:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                    batch.append(item)
+                    size += len(item.rows)
+            while size < self.max_rows and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                size += len(item.rows)
+            groups: dict[int, list[_Pending]] = {}
+            for item in batch:
+                groups.setdefault(id(item.model), []).append(item)
+            for group in groups.values():
+                await self._score_group(group, size)
+
+    async def _score_group(self, group: list[_Pending], size: int) -> None:
+        model = group[0].model
+        combined = ValidatedRows.concat([item.rows for item in group])
+        try:
+            if size <= INLINE_ROWS:
+                results = model.score_validated(combined)
+            else:
+                results = await asyncio.to_thread(model.score_validated, combined)
+        except Exception as error:  # delivered to every waiting request
+            logger.exception("scoring a batch of %d rows failed", len(combined))
+            for item in group:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        if self.on_batch is not None:
+            self.on_batch(model, len(combined))
+        start = 0
+        for item in group:
+            end = start + len(item.rows)
+            if not item.future.done():  # the client may have gone away
+                item.future.set_result(results[start:end])
+            start = end

@@ -1,0 +1,74 @@
+"""Prometheus metrics of one app (its own registry, so two apps never share counters)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from rpaml_models import LoadedModel
+
+_LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+
+class ServiceMetrics:
+    """Requests, latency, batch sizes, decisions and load failures."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "rpaml_score_requests",
+            "Scoring requests by model, version and HTTP status.",
+            ["model", "version", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "rpaml_score_latency_seconds",
+            "Time to answer a scoring request, by model and version.",
+            ["model", "version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.request_rows = Histogram(
+            "rpaml_score_request_rows",
+            "Records per scoring request.",
+            ["model"],
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "rpaml_batch_rows",
+            "Rows per micro-batch actually scored together.",
+            ["model", "version"],
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "rpaml_decisions",
+            "Decisions by model, version and action.",
+            ["model", "version", "action"],
+            registry=self.registry,
+        )
+        self.load_failures = Counter(
+            "rpaml_model_load_failures",
+            "Models that could not be loaded (startup or reload).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.served = Gauge(
+            "rpaml_model_served",
+            "1 for the model version being served.",
+            ["model", "version", "runtime"],
+            registry=self.registry,
+        )
+
+    def publish_served(self, models: Mapping[str, LoadedModel]) -> None:
+        """Set the served-version gauge to the models now served."""
+        self.served.clear()
+        for name, model in models.items():
+            self.served.labels(name, model.version, model.runtime).set(1)
+
+    def observe_batch(self, model: LoadedModel, rows: int) -> None:
+        """Record one scored micro-batch."""
+        self.batch_rows.labels(model.name, model.version).observe(rows)

@@ -1,0 +1,10 @@
+"""Test-wide set-up: the shared helpers in tests/support are importable from every folder.
+
+Test folders are not packages (an unrelated ``tests`` package may be installed), so
+helpers shared across folders live in tests/support under names of their own.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).with_name("support")))

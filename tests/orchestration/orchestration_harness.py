@@ -1,0 +1,246 @@
+"""Fixtures of the orchestration tests: a real portal, a real scoring service with a
+model trained through the pipeline, and `rpaml worker` processes that tests kill."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rpaml_pipeline.child_processes import ManagedProcess
+from rpaml_pipeline.model_training import train_from_store
+from rpaml_pipeline.process import load_process
+from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.secrets_file import ensure_demo_secrets
+from rpaml_pipeline.store import IncomingRecord, Store
+from rpaml_sandbox.portal.display import display_values
+from rpaml_sandbox.portal.generator import generate_claims
+
+PROJECT = Path(__file__).resolve().parents[2]
+PROCESS_FILE = Path(__file__).with_name("claims_orchestrated.yaml")
+PG_URL = os.environ.get("RPAML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+OPEN_CLAIMS = 30
+CLOSED_CLAIMS = 300
+SEED = 5
+
+
+def process_file_with(tmp: Path, schedules: dict[str, str]) -> Path:
+    """The test process file with its ``schedules:`` section replaced."""
+    text = PROCESS_FILE.read_text(encoding="utf-8").split("\nschedules:")[0]
+    lines = [f'  {job}: "{cron}"' for job, cron in schedules.items()]
+    path = tmp / "claims_orchestrated.yaml"
+    section = "\nschedules:\n" + "\n".join(lines) if lines else "\nschedules: {}"
+    path.write_text(text + section + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry whose champion was trained through the pipeline on generated history."""
+    root = tmp_path_factory.mktemp("orchestration-registry")
+    process = load_process(PROCESS_FILE)
+    closed = [c for c in generate_claims(SEED + 1, open_claims=0, closed_claims=300) if c.outcome]
+    with Store.connect(f"sqlite:///{root / 'history.db'}") as store:
+        run_id = store.start_run(process.name, "collect", robot="history")
+        rows = []
+        for claim in closed:
+            row = {"claim_id": claim.claim_id, "status": claim.status}
+            row.update(asdict(display_values(claim, SEED + 1)))
+            row["outcome"] = str(claim.outcome)
+            rows.append(IncomingRecord(natural_key=claim.claim_id, payload=row, source="test"))
+        store.ingest(process.name, rows, run_id=run_id)
+        store.finish_run(run_id, "succeeded")
+        process_collected(store, process, store.start_run(process.name, "process"))
+        train_from_store(store, process, root / "registry")
+    return root / "registry"
+
+
+@pytest.fixture(scope="session")
+def service_url(tmp_path_factory: pytest.TempPathFactory, registry_dir: Path) -> Iterator[str]:
+    run_dir = tmp_path_factory.mktemp("orchestration-service")
+    with ManagedProcess(
+        "scoring service",
+        [sys.executable, "-m", "rpaml_service", "--registry", str(registry_dir), "--port", "0",
+         "--ready-file", str(run_dir / "url")],
+        ready_file=run_dir / "url",
+        log_file=run_dir / "service.log",
+    ) as service:  # fmt: skip
+        yield service.url
+
+
+class Portal:
+    """The sandbox portal of one test, and its record of actions (the witness)."""
+
+    def __init__(self, url: str, admin_token: str) -> None:
+        self.url = url
+        self.admin_token = admin_token
+
+    def actions(self) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.url}/admin/actions", headers={"X-Admin-Token": self.admin_token}, timeout=30
+        )
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def secrets(data_dir: Path) -> dict[str, str]:
+    return ensure_demo_secrets(data_dir / "secrets.env")
+
+
+@pytest.fixture
+def portal(data_dir: Path, secrets: dict[str, str]) -> Iterator[Portal]:
+    run = data_dir / "run"
+    with ManagedProcess(
+        "claims portal",
+        [sys.executable, "-m", "rpaml_sandbox.portal", "--db", str(data_dir / "portal.db"),
+         "--port", "0", "--ready-file", str(run / "portal.url"), "--seed", str(SEED),
+         "--open-claims", str(OPEN_CLAIMS), "--closed-claims", str(CLOSED_CLAIMS)],
+        ready_file=run / "portal.url",
+        log_file=data_dir / "logs" / "portal.log",
+        env={**os.environ, **secrets},
+    ) as child:  # fmt: skip
+        yield Portal(child.url, secrets["RPAML_PORTAL_ADMIN_TOKEN"])
+
+
+class Workers:
+    """``rpaml worker`` processes, each in a session of its own so a test can kill the
+    whole "machine" (worker, robot, browser) with one SIGKILL to its process group."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.timeline: list[dict[str, Any]] = []
+        self._started = time.monotonic()
+
+    def note(self, event: str, **detail: Any) -> None:
+        self.timeline.append({"t": round(time.monotonic() - self._started, 2), "event": event,
+                              **detail})  # fmt: skip
+
+    def start(self, executor_id: str) -> None:
+        """Start a worker and wait until it has launched DBOS and set up its queues."""
+        log_path = self.log_dir / f"worker-{executor_id}.log"
+        already = log_path.read_text().count("queues ") if log_path.exists() else 0
+        log = log_path.open("ab")
+        self.running[executor_id] = subprocess.Popen(
+            [sys.executable, "-m", "rpaml_pipeline.cli", "worker", "--executor-id", executor_id],
+            env=self.env, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        wait_until(
+            lambda: log_path.read_text().count("queues ") > already, 60, f"worker {executor_id}"
+        )
+        self.note("worker started", worker=executor_id, pid=self.running[executor_id].pid)
+
+    def kill(self, executor_id: str, why: str) -> None:
+        popen = self.running.pop(executor_id)
+        os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait(timeout=30)
+        self.note("worker SIGKILLed (process group)", worker=executor_id, why=why)
+
+    def stop_all(self) -> None:
+        for executor_id, popen in list(self.running.items()):
+            popen.send_signal(signal.SIGTERM)
+            try:
+                popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait(timeout=30)
+            # A robot or browser the worker left behind belongs to the test too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            del self.running[executor_id]
+
+    def rpaml(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rpaml_pipeline.cli", *args], env=self.env, cwd=PROJECT,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def make_workers(
+    data_dir: Path, secrets: dict[str, str], registry_dir: Path, service_url: str
+) -> Iterator[Callable[..., Workers]]:
+    created: list[Workers] = []
+
+    def make(portal: Portal, *, store_url: str | None, schedules: dict[str, str],
+             **extra: str) -> Workers:  # fmt: skip
+        env = {
+            **os.environ,
+            "RPAML_DATA_DIR": str(data_dir),
+            "RPAML_REGISTRY_DIR": str(registry_dir),
+            "RPAML_PROCESS_FILE": str(process_file_with(data_dir.parent, schedules)),
+            "RPAML_PORTAL_URL": portal.url,
+            "RPAML_SERVICE_URL": service_url,
+            "RPAML_STEP_RETRY_SECONDS": "1",
+            "RPAML_ACT_BATCH_SIZE": "5",
+            **extra,
+        }
+        if store_url:
+            env["RPAML_STORE_URL"] = store_url
+        for key in ("RPAML_EXECUTOR_ID", "RPAML_SYSTEM_DATABASE_URL"):
+            env.pop(key, None)
+        workers = Workers(env, data_dir / "logs")
+        (data_dir / "logs").mkdir(exist_ok=True)
+        created.append(workers)
+        return workers
+
+    yield make
+    for workers in created:
+        workers.stop_all()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (store and DBOS system tables), dropped afterwards.
+
+    CI must run the PostgreSQL tests: with CI=true a missing server fails the test."""
+    from sqlalchemy import create_engine
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {str(exc).splitlines()[0]}")
+        pytest.skip(f"PostgreSQL not available: {str(exc).splitlines()[0]}")
+    name = f"rpaml_orch_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
