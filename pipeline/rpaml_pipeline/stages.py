@@ -46,9 +46,10 @@ def score_stage(store: Store, process: ProcessDefinition, client: ScoringClient)
 
 
 def robot_name(process: ProcessDefinition, name_or_role: str) -> str:
-    """The robot (task suite) name for a role of the process (history, collect, act),
-    or ``name_or_role`` itself when it is not a role."""
+    """The robot (task suite) name for a role of the process (history, collect, enrich,
+    act), or ``name_or_role`` itself when it is not a role."""
     roles = process.robots.model_dump()
+    roles["enrich"] = process.enrichment.robot if process.enrichment is not None else None
     if name_or_role in roles:
         name = roles[name_or_role]
         if name is None:

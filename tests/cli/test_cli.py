@@ -115,3 +115,13 @@ def test_unknown_record_in_lineage(env: dict[str, str]) -> None:
     code, output = run(env, "lineage", "nope")
     assert code == 1
     assert "no record with id 'nope'" in output
+
+
+def test_robot_roles_resolve_to_the_process_robots() -> None:
+    from rpaml_pipeline.process import load_process
+    from rpaml_pipeline.stages import robot_name
+
+    process = load_process(PROJECT / "pipeline" / "processes" / "claims_triage.yaml")
+    assert robot_name(process, "collect") == "collect_claims"
+    assert robot_name(process, "enrich") == "enrich_policies"
+    assert robot_name(process, "apply_decisions") == "apply_decisions"

@@ -3,13 +3,12 @@ trained through the pipeline, and a fresh PostgreSQL database on the machine's s
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fresh_postgres import fresh_database
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.store import Store
@@ -18,7 +17,6 @@ from staged_claims import process_all, stage
 
 PROJECT = Path(__file__).resolve().parents[2]
 PROCESS_FILE = PROJECT / "pipeline" / "processes" / "claims_triage.yaml"
-PG_URL = os.environ.get("RPAML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SEED = 6
 
 
@@ -54,26 +52,6 @@ def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards.
-
-    CI must run the PostgreSQL tests: with CI=true a missing server fails the test."""
-    from sqlalchemy import create_engine
-
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect():
-            pass
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {str(exc).splitlines()[0]}")
-        pytest.skip(f"PostgreSQL not available: {str(exc).splitlines()[0]}")
-    name = f"rpaml_deploy_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    """A fresh PostgreSQL database (for the deployment), dropped afterwards."""
+    with fresh_database("rpaml_deploy") as url:
+        yield url

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fresh_postgres import fresh_database
 from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import load_process
@@ -29,7 +29,6 @@ from rpaml_sandbox.portal.generator import generate_claims
 
 PROJECT = Path(__file__).resolve().parents[2]
 PROCESS_FILE = Path(__file__).with_name("claims_orchestrated.yaml")
-PG_URL = os.environ.get("RPAML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 OPEN_CLAIMS = 30
 CLOSED_CLAIMS = 300
 SEED = 5
@@ -221,26 +220,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (store and DBOS system tables), dropped afterwards.
-
-    CI must run the PostgreSQL tests: with CI=true a missing server fails the test."""
-    from sqlalchemy import create_engine
-
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect():
-            pass
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {str(exc).splitlines()[0]}")
-        pytest.skip(f"PostgreSQL not available: {str(exc).splitlines()[0]}")
-    name = f"rpaml_orch_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    """A fresh PostgreSQL database (store and DBOS system tables), dropped afterwards."""
+    with fresh_database("rpaml_orch") as url:
+        yield url

@@ -222,8 +222,18 @@ def _view(status: Any) -> WorkflowView:
         executor_id=status.executor_id,
         created_at=_ms(status.created_at),
         updated_at=_ms(status.updated_at),
-        error=None if error is None else str(error),
+        error=None if error is None else _reason(error),
     )
+
+
+def _reason(error: object) -> str:
+    """Why a workflow ended, in words: DBOS's "exceeded its maximum of N retries" says
+    nothing a person can act on, so the last underlying error is added."""
+    attempts = getattr(error, "errors", None)
+    if isinstance(attempts, list) and attempts:
+        last = attempts[-1]
+        return f"{error}; last error: {type(last).__name__}: {last}"
+    return str(error)
 
 
 def _ms(value: int | None) -> dt.datetime | None:
