@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := chromium chromium-driver xvfb xclip xdotool
 export SE_OFFLINE := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint format docs system venv clean bench bench-compare
+.PHONY: demo test lint format docs system venv clean bench bench-compare bench-pipeline bench-robots
 
 # Debian packages the robots need; installed only when missing and only as root.
 system:
@@ -70,3 +70,13 @@ bench: venv
 # measures them on the same model and payloads in the same run.
 bench-compare: venv
 	bench/serving/compare.sh
+
+# The staging pipeline: ingest, process and deliver N synthetic claims (default here
+# 100,000; the script's own default is 1,000,000), on SQLite or --store-url.
+bench-pipeline: venv
+	$(BIN)/python bench/pipeline.py --records 100000
+
+# The robots against the sandbox: list pages, detail pages, bulk and single decisions,
+# desktop lookups, and whether pabot helps on this machine.
+bench-robots: venv
+	$(BIN)/python bench/robots.py

@@ -6,9 +6,13 @@ BentoML, on the same reference model and payloads, in one bounded run.
 
 Scenarios: single records at concurrency 1 and 32, and 1,000-row batches at
 concurrency 1; one worker process per server, loopback only, each scenario lasts
-``--seconds``. Prints throughput, p50 and p99 and the ratios to the peers, and writes
-``bench/results/serving-<time>.json``. A peer whose virtualenv is missing, or that does
-not start, is reported as such: no figure is invented for it.
+``--seconds``. rpaml answers with its defaults: score, decision and the policy's reason,
+without the model's reasons (as the peers answer scores only); the explained bulk path,
+which the pipeline uses, is measured separately. Prints throughput, p50 and p99, the
+ratios to the peers, the issue's goals judged on this run, and the load average around
+the run (the machine may be shared), and writes ``bench/results/serving-<time>.json``.
+A peer whose virtualenv is missing, or that does not start, is reported as such: no
+figure is invented for it.
 
 The load generator speaks HTTP/1.1 keep-alive over asyncio streams so that the client,
 which shares the machine's cores with the server, costs as little as possible; the
@@ -295,10 +299,24 @@ def in_process(registry: ModelRegistry, rows: list[dict[str, Any]], seconds: flo
     model = registry.load(MODEL)
     figures = []
     for name, call, rows_per in (
-        ("single record (rpaml LoadedModel.score)", lambda: model.score(rows[:1]), 1),
+        (
+            "single record (rpaml LoadedModel.score)",
+            lambda: model.score(rows[:1], explain=False),
+            1,
+        ),
+        (
+            "single record, explained (LoadedModel.score)",
+            lambda: model.score(rows[:1], explain=True),
+            1,
+        ),
         (
             "1,000-row batch (rpaml LoadedModel.score)",
-            lambda: model.score(rows[:BATCH_ROWS]),
+            lambda: model.score(rows[:BATCH_ROWS], explain=False),
+            BATCH_ROWS,
+        ),
+        (
+            "1,000-row batch, explained (LoadedModel.score)",
+            lambda: model.score(rows[:BATCH_ROWS], explain=True),
             BATCH_ROWS,
         ),
     ):
@@ -405,12 +423,12 @@ def bench_rpaml(
             {"records": [{"id": f"r{i}", "features": r} for i, r in enumerate(rows[:BATCH_ROWS])]}
         ).encode()
         names = list(rows[0])
-        columns = json.dumps(
-            {
-                "ids": [f"r{i}" for i in range(BATCH_ROWS)],
-                "columns": {n: [r[n] for r in rows[:BATCH_ROWS]] for n in names},
-            }
-        ).encode()
+        column_body = {
+            "ids": [f"r{i}" for i in range(BATCH_ROWS)],
+            "columns": {n: [r[n] for r in rows[:BATCH_ROWS]] for n in names},
+        }
+        columns = json.dumps(column_body).encode()
+        explained = json.dumps({**column_body, "explain": True}).encode()
         return run_http_scenarios(
             "rpaml",
             host,
@@ -419,7 +437,10 @@ def bench_rpaml(
             (path, batch),
             {"X-API-Key": key},
             seconds,
-            extra=[("1,000-row batch, columnar (bulk path)", path + "/columns", columns)],
+            extra=[
+                ("1,000-row batch, columnar (bulk path)", path + "/columns", columns),
+                ("1,000-row batch, columnar, explained", path + "/columns", explained),
+            ],
         )
 
 
@@ -577,12 +598,52 @@ def ratios(figures: list[Figure]) -> list[str]:
     return out
 
 
+def goals(figures: list[Figure]) -> list[str]:
+    """The serving goals of issue 4, each judged on this run's figures (or not judged)."""
+
+    def find(system: str, scenario: str) -> Figure | None:
+        for f in figures:
+            if f.system == system and f.scenario == scenario and not f.note:
+                return f
+        return None
+
+    out = []
+    c1 = find("rpaml", "single record, concurrency 1")
+    if c1 is not None:
+        p50 = c1.percentile(50)
+        out.append(
+            f"p50 at concurrency 1 under 1 ms: {p50:.3f} ms -> {'met' if p50 < 1 else 'NOT met'}"
+        )
+    ours, theirs = (find(s, "single record, concurrency 32") for s in ("rpaml", "BentoML"))
+    if ours is not None and theirs is not None and theirs.throughput:
+        ratio = ours.throughput / theirs.throughput
+        out.append(
+            f"concurrency 32, 10x BentoML: {ratio:.1f}x -> {'met' if ratio >= 10 else 'NOT met'}"
+        )
+    else:
+        out.append("concurrency 32, 10x BentoML: no BentoML figure in this run")
+    mlflow = find("MLflow", "1,000-row batch, concurrency 1")
+    for scenario in ("1,000-row batch, concurrency 1", "1,000-row batch, columnar (bulk path)"):
+        batch = find("rpaml", scenario)
+        if batch is not None and mlflow is not None and mlflow.rows_per_second:
+            ratio = batch.rows_per_second / mlflow.rows_per_second
+            out.append(
+                f"{scenario}, 2x MLflow rows/s: {ratio:.1f}x -> "
+                f"{'met' if ratio >= 2 else 'NOT met'}"
+            )
+    errors = sum(f.errors for f in figures if f.system == "rpaml")
+    out.append(f"rpaml errors: {errors} -> {'met' if errors == 0 else 'NOT met'}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each scenario")
     parser.add_argument("--peers", action="store_true", help="also run MLflow and BentoML")
     args = parser.parse_args(argv)
     rows = payload_rows(BATCH_ROWS)
+    # The machine may be shared: the load around the run is part of its figures.
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="rpaml-bench-") as temp:
         work = Path(temp)
         print("training the reference model (12 features, HistGradientBoosting)...", flush=True)
@@ -600,10 +661,18 @@ def main(argv: list[str] | None = None) -> int:
                 for p in ("MLflow", "BentoML")
             ]
         logs = {p.name: p.read_text(errors="replace")[-2000:] for p in work.glob("*.log")}
+    load_after = os.getloadavg()
     report = table(figures)
     print(report)
     for line in ratios(figures):
         print(line)
+    for line in goals(figures):
+        print(f"goal: {line}")
+    print(
+        "load average (1, 5, 15 min) before: "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}; after: "
+        f"{', '.join(f'{x:.2f}' for x in load_after)}"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"serving-{stamp}.json"
@@ -615,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
                 "compilation": compilation.model_dump() if compilation else None,
                 "figures": [f.summary() for f in figures],
                 "ratios": ratios(figures),
+                "goals": goals(figures),
+                "load_average": {"before": load_before, "after": load_after},
                 "table": report,
                 "server_logs": logs,
                 "medians": {

@@ -15,7 +15,7 @@ from rpaml_models.errors import (
 )
 from rpaml_models.explain import BaselineExplainer, BaselineValue, compute_baseline
 from rpaml_models.features import build_pipeline
-from rpaml_models.loaded import LoadedModel, Scored, ScoringOutcome, ValidatedRows
+from rpaml_models.loaded import ColumnRows, LoadedModel, Scored, ScoringOutcome, ValidatedRows
 from rpaml_models.metadata import ModelMetadata, ModelSummary, PromotionRecord, library_versions
 from rpaml_models.policy import ACTIONS, Action, Decision, DecisionPolicy
 from rpaml_models.registry import ModelRegistry
@@ -28,6 +28,7 @@ __all__ = [
     "ArtifactIntegrityError",
     "BaselineExplainer",
     "BaselineValue",
+    "ColumnRows",
     "CompilationError",
     "CompilationReport",
     "Decision",

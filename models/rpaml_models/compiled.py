@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata as distributions
 from typing import Any, Literal
 
@@ -149,6 +149,10 @@ class ColumnEncoder:
         return out
 
 
+# Largest categorical code re-encoded by table lookup (HGB allows at most 255 anyway).
+_MAX_TABLE_CODE = 4096
+
+
 @dataclass(frozen=True)
 class ClassifierLayout:
     """How the classifier reads the encoded matrix, besides its trees.
@@ -173,10 +177,40 @@ class ClassifierLayout:
     columns: tuple[int, ...]
     categories: dict[int, npt.NDArray[np.float64]]
     known: dict[int, npt.NDArray[np.float64]]
+    _tables: dict[int, FloatMatrix] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Encoded categoricals are small integer codes, so the re-encoding below is one
+        # table lookup per value; searchsorted and isin cost tens of microseconds per
+        # call, which dominated scoring a single row. Tables are built only when every
+        # seen code is a small non-negative integer; other layouts keep the general path.
+        tables: dict[int, FloatMatrix] = {}
+        for column, seen in self.categories.items():
+            integral = len(seen) and bool(np.all((seen >= 0) & (seen == np.floor(seen))))
+            if not integral or seen.max() > _MAX_TABLE_CODE:
+                tables = {}
+                break
+            known = set(self.known[column].tolist())
+            # The last slot answers every code outside the table: missing.
+            table = np.full(int(seen.max()) + 2, np.nan)
+            for inner, code in enumerate(seen.tolist()):
+                if float(inner) in known:
+                    table[int(code)] = float(inner)
+            tables[column] = table
+        object.__setattr__(self, "_tables", tables)
 
     def arrange(self, encoded: FloatMatrix) -> FloatMatrix:
         """The matrix the trees read, from the pipeline's encoded matrix."""
-        matrix = np.ascontiguousarray(encoded[:, list(self.columns)], dtype=np.float64)
+        # Fancy indexing copies into a new C-contiguous array.
+        matrix = np.asarray(encoded[:, list(self.columns)], dtype=np.float64, order="C")
+        if self._tables or not self.categories:
+            for column, table in self._tables.items():
+                values = matrix[:, column]
+                outside = len(table) - 1
+                # NaN fails every comparison, so missing values take the last slot.
+                valid = (values >= 0) & (values < outside) & (values == np.floor(values))
+                matrix[:, column] = table[np.where(valid, values, outside).astype(np.intp)]
+            return matrix
         for column, seen in self.categories.items():
             values = matrix[:, column]
             index = np.searchsorted(seen, values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,43 @@ class ScoringOutcome:
     def ok(self) -> bool:
         """True when the rows were valid and scored."""
         return not self.issues
+
+
+class ColumnRows(Sequence[Mapping[str, object]]):
+    """Rows of a batch sent column by column, each built only when read.
+
+    The policy reads a row only to scale costs by an amount, and errors point at a
+    row's value, so the bulk path never builds one mapping per row otherwise.
+
+    Parameters
+    ----------
+    columns : mapping of str to sequence
+        Feature name -> one value per row.
+    n_rows : int
+        Number of rows.
+    """
+
+    def __init__(self, columns: Mapping[str, Sequence[object]], n_rows: int) -> None:
+        self._columns = columns
+        self._n_rows = n_rows
+
+    def __len__(self) -> int:
+        return self._n_rows
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, object]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, object]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> Mapping[str, object] | Sequence[Mapping[str, object]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n_rows))]
+        if not -self._n_rows <= index < self._n_rows:
+            raise IndexError(index)
+        return {name: values[index] for name, values in self._columns.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +254,39 @@ class LoadedModel:
         elif self._encoder is not None:
             encoded = self._encoder.encode(columns)
         else:
-            frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
+            frame = self.schema.input_frame(columns, len(rows))
             encoded = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
         return ValidatedRows(rows=rows, columns=columns, encoded=encoded), []
+
+    def validate_columns(
+        self, columns: Mapping[str, Sequence[object]], n_rows: int
+    ) -> tuple[ValidatedRows | None, list[FieldIssue]]:
+        """:meth:`validate` for rows sent column by column (no mapping per row).
+
+        Parameters
+        ----------
+        columns : mapping of str to sequence
+            Feature name -> one value per row; every sequence ``n_rows`` long.
+        n_rows : int
+            Number of rows.
+
+        Returns
+        -------
+        validated, issues
+            As :meth:`validate` returns them for the same rows.
+        """
+        converted, issues = self.schema.validate_column_lists(columns, n_rows)
+        if issues:
+            return None, issues
+        rows = ColumnRows(columns, n_rows)
+        if n_rows == 0:
+            encoded = np.empty((0, len(self.schema.names)), dtype=np.float64)
+        elif self._encoder is not None:
+            encoded = self._encoder.encode(converted)
+        else:
+            frame = self.schema.input_frame(converted, n_rows)
+            encoded = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
+        return ValidatedRows(rows=rows, columns=converted, encoded=encoded), []
 
     def score_validated(self, validated: ValidatedRows, *, explain: bool = True) -> list[Scored]:
         """Score, decide and explain rows that passed :meth:`validate`."""

@@ -155,7 +155,7 @@ class DecisionPolicy(BaseModel):
         """
         probabilities = [_probability(index, score) for index, score in enumerate(scores)]
         if self.kind == "thresholds":
-            return [self._by_threshold(score) for score in probabilities]
+            return self._by_thresholds(probabilities)
         amounts: list[float | None] = [None] * len(scores)
         if self.amount_feature is not None:
             if rows is None or len(rows) != len(scores):
@@ -168,6 +168,26 @@ class DecisionPolicy(BaseModel):
             self._by_cost(score, amount)
             for score, amount in zip(probabilities, amounts, strict=True)
         ]
+
+    def _by_thresholds(self, scores: list[float]) -> list[Decision]:
+        """:meth:`_by_threshold` for a batch, formatting each distinct reason once.
+
+        A reason shows the score to two decimals, so a batch has at most a few hundred
+        distinct decisions; building each once (and sharing the frozen result) is what
+        keeps deciding a large batch cheap.
+        """
+        low, high = self.approve_below, self.reject_at_or_above
+        assert low is not None and high is not None  # guaranteed by the validator
+        made: dict[tuple[int, str], Decision] = {}
+        decisions: list[Decision] = []
+        for score in scores:
+            band = 2 if score >= high else 0 if score < low else 1
+            key = (band, f"{score:.2f}")
+            decision = made.get(key)
+            if decision is None:
+                decision = made[key] = self._by_threshold(score)
+            decisions.append(decision)
+        return decisions
 
     def _by_threshold(self, score: float) -> Decision:
         low, high = self.approve_below, self.reject_at_or_above
@@ -219,6 +239,8 @@ def _check_table(name: str, table: Mapping[Action, Mapping[Outcome, float]]) -> 
 
 
 def _probability(index: int, score: object) -> float:
+    if type(score) is float and 0.0 <= score <= 1.0:  # the usual case, checked cheaply
+        return score
     # NumPy scalars of any width are accepted; bools and strings are not numbers here.
     if not isinstance(score, bool) and isinstance(score, int | float | np.number):
         value = float(score)

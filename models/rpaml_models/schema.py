@@ -161,8 +161,25 @@ class FeatureSchema(BaseModel):
             rows are valid.
         """
         columns, issues = self.validate_columns(rows)
-        frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)), copy=False)
-        return frame, issues
+        return self.input_frame(columns, len(rows)), issues
+
+    def input_frame(self, columns: Mapping[str, Any], n_rows: int) -> pd.DataFrame:
+        """The pipeline's input frame from :meth:`validate_columns`' columns.
+
+        Categoricals become explicit object Series: pandas 3 would otherwise infer its
+        string dtype, which the encoder need not see and which costs a conversion per
+        call. Done here rather than in validation so the compiled path, which reads
+        the arrays directly, never pays for building Series.
+        """
+        data = {
+            name: (
+                pd.Series(column, dtype=object, copy=False)
+                if isinstance(column, np.ndarray) and column.dtype == object
+                else column
+            )
+            for name, column in columns.items()
+        }
+        return pd.DataFrame(data, index=pd.RangeIndex(n_rows), copy=False)
 
     def validate_columns(
         self, rows: Sequence[Mapping[str, object]]
@@ -171,9 +188,10 @@ class FeatureSchema(BaseModel):
 
         Returns
         -------
-        columns : dict of str to array
+        columns : dict of str to ndarray
             The frame's columns by name: float64 arrays for numeric and boolean
-            features, object Series of str (NaN when missing) for categoricals.
+            features, object arrays of str (NaN when missing) for categoricals
+            (:meth:`input_frame` turns them into the frame).
         issues : list of FieldIssue
             As :meth:`validate_rows` reports them.
         """
@@ -217,6 +235,46 @@ class FeatureSchema(BaseModel):
             order[ROW_FIELD] = -1
             issues.sort(key=lambda issue: (issue.index, order.get(issue.field, len(order))))
         return columns, issues
+
+    def validate_column_lists(
+        self, columns: Mapping[str, Sequence[object]], n_rows: int
+    ) -> tuple[dict[str, Any], list[FieldIssue]]:
+        """:meth:`validate_columns` for rows sent column by column (the bulk path).
+
+        Parameters
+        ----------
+        columns : mapping of str to sequence
+            Feature name -> one value per row; every sequence ``n_rows`` long.
+        n_rows : int
+            Number of rows.
+
+        Returns
+        -------
+        columns, issues
+            As :meth:`validate_columns` returns them for the same rows, with the same
+            issues (a missing or unknown column is reported on every row).
+        """
+        if columns.keys() != self.name_set:
+            # Rare (and an error): reuse the row path so the issues read the same.
+            names = list(columns)
+            rows: list[Mapping[str, object]] = [{} for _ in range(n_rows)]
+            if names:
+                rows = [
+                    dict(zip(names, values, strict=True))
+                    for values in zip(*columns.values(), strict=True)
+                ]
+            return self.validate_columns(rows)
+        converted: dict[str, Any] = {}
+        issues: list[FieldIssue] = []
+        for spec in self.features:
+            # A copy: conversion replaces bad values in place.
+            column, column_issues = _convert_column(spec, list(columns[spec.name]))
+            converted[spec.name] = column
+            issues.extend(column_issues)
+        if len(issues) > 1:
+            order = {name: position for position, name in enumerate(self.names)}
+            issues.sort(key=lambda issue: (issue.index, order[issue.field]))
+        return converted, issues
 
     def coerce_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Return ``frame``'s schema columns with the dtypes :meth:`validate_rows` gives.
@@ -271,8 +329,12 @@ def _type_name(value: object) -> str:
 
 def _convert_column(
     spec: FeatureSpec, values: list[object]
-) -> tuple[npt.NDArray[Any] | pd.Series[Any], list[FieldIssue]]:
+) -> tuple[npt.NDArray[Any], list[FieldIssue]]:
     """Check one column's values and convert them to the pipeline's dtype."""
+    if len(values) == 1:
+        single = _convert_single(spec, values[0])
+        if single is not None:
+            return single, []
     issues: list[FieldIssue] = []
     kinds = set(map(type, values))
     fast = kinds <= _FAST_TYPES[spec.kind] and not (spec.required and type(None) in kinds)
@@ -313,11 +375,45 @@ def _convert_column(
             elif not isinstance(value, str):
                 issues.append(FieldIssue(index, name, f"must be a string, got {_type_name(value)}"))
                 values[index] = None
-    labels = np.array(values, dtype=object)
+    labels = np.empty(len(values), dtype=object)
+    labels[:] = values
     labels[labels == None] = np.nan  # noqa: E711 - element-wise comparison on purpose
-    # An explicit object Series: pandas 3 would otherwise infer its string dtype,
-    # which the encoder need not see and which costs a conversion per call.
-    return pd.Series(labels, dtype=object, copy=False), issues
+    return labels, issues
+
+
+# Integers up to this size convert to float64 exactly.
+_EXACT_INT = 2**53
+
+
+def _convert_single(spec: FeatureSpec, value: object) -> npt.NDArray[Any] | None:
+    """The column of a single valid value, or None to let the general path judge it.
+
+    Scoring one record is the most common request; the general path's set of types
+    and array-wide checks cost several times more than these few comparisons.
+    """
+    kind = spec.kind
+    if value is None:
+        if spec.required:
+            return None
+        if kind != "categorical":
+            return np.array([np.nan])
+        missing = np.empty(1, dtype=object)
+        missing[0] = np.nan
+        return missing
+    value_type = type(value)
+    if kind == "numeric":
+        if value_type is float and math.isfinite(value):  # type: ignore[arg-type]
+            return np.array([value], dtype=np.float64)
+        if value_type is int and -_EXACT_INT <= value <= _EXACT_INT:  # type: ignore[operator]
+            return np.array([value], dtype=np.float64)
+        return None
+    if kind == "boolean":
+        return np.array([1.0 if value else 0.0]) if value_type is bool else None
+    if value_type is str:
+        label = np.empty(1, dtype=object)
+        label[0] = value
+        return label
+    return None
 
 
 def _numeric_problem(value: object, required: bool) -> str | None:

@@ -31,7 +31,13 @@ from rpaml_pipeline.scoring import ScoringClient
 from rpaml_pipeline.secrets_file import SERVICE_KEY, ensure_demo_secrets, write_service_keys
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
-from rpaml_pipeline.stages import process_stage, robot_name, robot_stage, score_stage
+from rpaml_pipeline.stages import (
+    deliver_stage,
+    process_stage,
+    robot_name,
+    robot_stage,
+    score_stage,
+)
 from rpaml_pipeline.store import Store
 
 Progress = Callable[[str], None]
@@ -63,6 +69,7 @@ class DemoSummary:
     processing: dict[str, Any] = field(default_factory=dict)
     scoring: dict[str, Any] = field(default_factory=dict)
     acting: dict[str, Any] = field(default_factory=dict)
+    delivery: dict[str, Any] = field(default_factory=dict)
     decision_quality: dict[str, Any] = field(default_factory=dict)
     states: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -80,7 +87,7 @@ def run_demo(
     process = load_process(settings.process_file)
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    secrets = ensure_demo_secrets(data_dir / "secrets.env")
+    secrets = ensure_demo_secrets(settings.secrets_file)
     store = Store.connect(settings.resolved_store_url)
     emitter = OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url)
     timer = StageTimer()
@@ -92,11 +99,7 @@ def run_demo(
             )
             summary.portal_url = portal.url
             progress(f"claims portal at {portal.url}")
-            robot_env = {
-                **settings.robot_environment(),
-                "RPAML_PORTAL_URL": portal.url,
-                "RPAML_SECRETS_FILE": str(data_dir / "secrets.env"),
-            }
+            robot_env = {**settings.robot_environment(), "RPAML_PORTAL_URL": portal.url}
 
             with timer.stage("download history"):
                 summary.history = _robot(store, process, "history", settings, robot_env, summary)
@@ -133,6 +136,10 @@ def run_demo(
             with timer.stage("apply decisions"):
                 summary.acting = _robot(store, process, "act", settings, robot_env, summary)
                 progress("decisions applied")
+            if process.delivery:
+                with timer.stage("deliver"):
+                    summary.delivery = deliver_stage(store, process, data_dir, emitter)
+                    progress("records, scores and decisions delivered")
             summary.decision_quality = _decision_quality(store, process, portal.url, secrets)
     finally:
         summary.stage_seconds = timer.seconds
@@ -352,6 +359,11 @@ def render(summary: DemoSummary) -> str:
         f"{acting.get('already_decided', 0)} already decided there, "
         f"{acting.get('failed', 0)} failed"
     )
+    for target in summary.delivery.get("targets", []):
+        lines.append(
+            f"Delivered     {target['delivered']} to {target['target']} ({target['kind']}, "
+            f"{target['status']}) at {target['location']}"
+        )
     training = summary.training
     if training:
         metrics = training.get("metrics", {})

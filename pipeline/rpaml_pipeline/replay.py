@@ -104,12 +104,20 @@ def replay_run(store: Store, run_id: str, process: ProcessDefinition | None = No
     recorded = recorded_definition(store, run_id)
     definition = process or recorded
     steps = PipelineSteps.of(definition)
+    # The drift baseline the run compared records with (recorded when it started).
+    baseline = store.get_run(run_id).details.get("drift_baseline") or {}
     results = []
     for record_id in store.run_record_ids(run_id, steps.clean.name):
         trail = store.lineage(record_id)
         events = [event for event in trail.events if event.run_id == run_id]
         enrichment = _enrichment_used(events, trail.enrichments)
-        transition, _ = process_record(trail.record, definition, steps, enrichment=enrichment)
+        transition, _ = process_record(
+            trail.record,
+            definition,
+            steps,
+            enrichment=enrichment,
+            source_profile=baseline.get(trail.record.source),
+        )
         replayed = _outcome(
             transition.to_state.value,
             _issues(e.detail for e in transition.events),

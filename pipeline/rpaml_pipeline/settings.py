@@ -56,14 +56,25 @@ class RpamlSettings(BaseSettings):
         """The OpenLineage JSON lines file under ``data_dir``."""
         return self.data_dir / "lineage" / "events.jsonl"
 
+    @property
+    def secrets_file(self) -> Path:
+        """The git-ignored ``KEY=value`` credentials file under ``data_dir``."""
+        return self.data_dir / "secrets.env"
+
     def robot_environment(self) -> dict[str, str]:
-        """The ``RPAML_*`` variables a robot subprocess needs (credentials excluded)."""
+        """The ``RPAML_*`` variables a robot subprocess needs.
+
+        Credentials are never copied into it: the robot reads them from the secrets file
+        (named here when it exists) or from the environment it inherits.
+        """
         env: dict[str, Any] = {
             "RPAML_STORE_URL": self.resolved_store_url,
             "RPAML_PROCESS_FILE": str(self.process_file),
             "RPAML_PORTAL_URL": self.portal_url,
             "RPAML_DATA_DIR": str(self.data_dir),
         }
+        if self.secrets_file.exists():
+            env["RPAML_SECRETS_FILE"] = str(self.secrets_file)
         return {key: str(value) for key, value in env.items()}
 
 

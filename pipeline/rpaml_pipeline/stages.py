@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.errors import RecordNotFoundError, RobotRunError
 from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, process_hash
@@ -34,6 +35,17 @@ def process_stage(
         raise
     store.finish_run(run_id, "succeeded", result.as_dict())
     return {"run_id": run_id, **result.as_dict()}
+
+
+def deliver_stage(
+    store: Store,
+    process: ProcessDefinition,
+    data_dir: Path,
+    emitter: OpenLineageEmitter | None = None,
+) -> dict[str, Any]:
+    """Deliver processed records, scores and decisions to the targets ``process`` declares
+    (paths relative to ``data_dir``); the delivery opens and closes its own run."""
+    return deliver(store, process, data_dir=data_dir, emitter=emitter).as_dict()
 
 
 def score_stage(store: Store, process: ProcessDefinition, client: ScoringClient) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from RPA.Browser.Selenium import Selenium
 
-from rpaml_robots.errors import ApplicationError, BusinessError
+from rpaml_robots.errors import ApplicationError, BusinessError, PageLayoutError
 from rpaml_robots.http_probe import ProbeResult, probe
 from rpaml_robots.page_scripts import PAGE_STATE
 
@@ -137,6 +137,10 @@ class ChromiumBrowser:
         """Run JavaScript in the page and return its JSON result."""
         return self.driver.execute_script(code, *args)
 
+    def async_script(self, code: str, *args: object) -> Any:
+        """Run asynchronous JavaScript (it calls its last argument with the result)."""
+        return self.driver.execute_async_script(code, *args)
+
     def current_url(self) -> str:
         return str(self.driver.current_url)
 
@@ -166,49 +170,93 @@ class ChromiumBrowser:
         Tries ``page_attempts`` times with a doubling delay. A 404 raises
         ``BusinessError`` at once when ``not_found_is_business`` (the record is
         missing; retrying will not bring it back). Being sent to the log-in page calls
-        ``on_login_page`` (log in again) before the next try. Anything else raises
-        ``ApplicationError`` naming the page, the URL and the last reason.
+        ``on_login_page`` (log in again) before the next try. A page that answers but
+        never shows ``ready_css`` raises ``PageLayoutError`` (the portal changed);
+        anything else raises ``ApplicationError`` naming the page, the URL and the last
+        reason. A screenshot of the page goes into the log on every failure.
         """
         reason = "it did not load"
         delay = self.retry_delay
+        layout_changed = False
         for attempt in range(1, self.page_attempts + 1):
+            layout_changed = False
             try:
                 self.driver.get(url)
-                if self._wait_for(ready_css):
+                state = self.wait_for(ready_css)
+                if state == "ready":
                     return
-                outcome = self._why_not_ready(url)
+                if state == "server-error":
+                    outcome = ProbeResult(
+                        status=500, error="the portal answered with its error page"
+                    )
+                elif state == "login-page":
+                    outcome = ProbeResult(status=303, error="the portal asked to log in")
+                else:
+                    outcome = self._why_not_ready(url)
+                    layout_changed = state == "waiting" and outcome.status == 200
             except Exception as error:  # WebDriver time-outs, refused connections, lost sessions
                 # Ask the server itself: its answer is clearer than a WebDriver stack trace.
                 outcome = self._why_not_ready(url)
                 if outcome.status == 200:
                     outcome = ProbeResult(status=None, error=first_line(error))
             if outcome.status == 404 and not_found_is_business:
+                self.screenshot()
                 raise BusinessError(f"{what} does not exist on the portal ({url} answered 404)")
             reason = outcome.describe
-            if on_login_page is not None and urlsplit(self.current_url()).path == "/login":
+            # Every failed try goes into the log with what the page showed.
+            self.screenshot()
+            if on_login_page is not None and self.at_login_page():
                 reason = "the portal sent the robot back to the log-in page"
+                layout_changed = False
                 on_login_page()
             LOGGER.info("%s did not load (attempt %d): %s", what, attempt, reason)
+            if layout_changed and attempt >= 2:
+                break  # the same answer twice: the page changed, waiting will not help
             if attempt < self.page_attempts:
                 time.sleep(delay)
                 delay *= 2
-        self.screenshot()
+        if layout_changed:
+            raise PageLayoutError(
+                f"{what} at {url} does not look as expected: no element matches "
+                f"{ready_css!r} (has the portal's layout changed?)"
+            )
         raise ApplicationError(
             f"{what} did not load from {url} after {self.page_attempts} attempts: {reason}"
         )
 
-    def _wait_for(self, css: str) -> bool:
+    def at_login_page(self) -> bool:
+        """Whether the portal sent the browser to its log-in page (the session ended)."""
+        return urlsplit(self.current_url()).path == "/login"
+
+    def wait_for(self, css: str) -> str:
+        """Wait until ``css`` is on the page; return the page's state.
+
+        ``ready``, ``server-error`` (the portal's error page), ``login-page``,
+        ``browser-error`` (Chromium's own page: no answer) or ``waiting`` (time-out).
+        """
         # The page has loaded when get() returns; a short wait covers scripts that
         # finish rendering just after the load event.
         deadline = time.monotonic() + min(self.timeout, 2.0)
         while True:
-            state = self.script(PAGE_STATE, css)
-            if state == "ready":
-                return True
-            # Chromium's own error page ("refused", "timed out") will not change.
-            if state == "browser-error" or time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)
+            state = str(self.script(PAGE_STATE, css))
+            if state != "waiting" or time.monotonic() >= deadline:
+                return state
+            time.sleep(0.05)
+
+    def wait_after_submit(self, css: str, old_page: Any) -> str:
+        """After a form was submitted: wait for the next page, then for ``css``.
+
+        ``old_page`` is an element of the page the form was on; it goes stale once the
+        browser has left it, whatever the answer was.
+        """
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            try:
+                old_page.is_enabled()
+            except Exception:  # StaleElementReferenceException: the page changed
+                return self.wait_for(css)
+            time.sleep(0.02)
+        return "waiting"
 
     def _why_not_ready(self, url: str) -> ProbeResult:
         result = probe(url, self.cookies(), timeout=min(self.timeout, 5.0))

@@ -32,6 +32,13 @@ class ApplicationError(RobotError):
     kind: FailureKind = "application"
 
 
+class PageLayoutError(ApplicationError):
+    """A page answered but does not look as the robot knows it: the layout changed.
+
+    Nothing read from such a page is staged; the run fails until the robot is updated.
+    """
+
+
 class ConfigurationError(ApplicationError):
     """The robot is not set up to run (missing URL or credentials)."""
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from robot.api import logger
 from robot.api.deco import keyword, library
 
-from rpaml_robots.browser import ChromiumBrowser
+from rpaml_robots.browser import ChromiumBrowser, first_line
 from rpaml_robots.claim_rows import (
+    LIST_COLUMNS,
     SOURCE_LOCATION,
     Row,
     drop_duplicates,
@@ -23,8 +25,22 @@ from rpaml_robots.claim_rows import (
     rows_from_table,
 )
 from rpaml_robots.credentials import PortalCredentials, load_credentials
-from rpaml_robots.errors import ApplicationError, BusinessError, ConfigurationError
-from rpaml_robots.page_scripts import READ_CLAIM_DETAILS, READ_CLAIMS_TABLE, READ_RECEIPT
+from rpaml_robots.errors import (
+    ApplicationError,
+    BusinessError,
+    ConfigurationError,
+    PageLayoutError,
+    failure_kind,
+)
+from rpaml_robots.page_scripts import (
+    FETCH_CLAIM_DETAILS,
+    FETCH_CLAIMS_PAGE,
+    FILL_BULK_FORM,
+    READ_BULK_ROWS,
+    READ_CLAIM_DETAILS,
+    READ_CLAIMS_TABLE,
+    READ_RECEIPT,
+)
 
 PORTAL_URL_KEY = "RPAML_PORTAL_URL"
 DECISION_ACTIONS = ("approve", "escalate", "reject")
@@ -32,6 +48,10 @@ HISTORY_SHEET = "Closed claims"
 #: Upper bound on list pages followed: a portal whose "next" link never ends must
 #: not keep a robot busy forever.
 MAX_PAGES = 1000
+#: Detail pages fetched at once: enough to hide the round trips, few enough not to
+#: flood a portal that serves people too.
+DETAIL_BATCH = 10
+_T = TypeVar("_T")
 
 
 @library(scope="GLOBAL", auto_keywords=False)
@@ -84,10 +104,13 @@ class ClaimsPortal:
         retry_delay: float = 0.5,
         timeout: float = 10.0,
         download_dir: str | None = None,
+        action_attempts: int = 5,
     ) -> None:
         """``page_attempts`` loads per page before giving up, ``retry_delay`` the
         first pause between them in seconds (doubled each time), ``timeout`` seconds
-        to wait for an element, ``download_dir`` where the browser saves files."""
+        to wait for an element, ``download_dir`` where the browser saves files,
+        ``action_attempts`` tries of a decision (each one starting with a re-read)."""
+        self._action_attempts = max(1, int(action_attempts))
         # Listening to its own scope lets the library quit Chromium and chromedriver
         # even when a suite forgot `Close Claims Portal` or Robot was interrupted.
         self.ROBOT_LIBRARY_LISTENER = self
@@ -143,15 +166,38 @@ class ClaimsPortal:
         self._log_in(self._credentials)
 
     def _log_in(self, credentials: PortalCredentials) -> None:
+        # A transient error page is retried like any page load; a refusal is not.
+        delay = self._browser.retry_delay
+        for attempt in range(1, self._browser.page_attempts + 1):
+            if self._try_log_in(credentials):
+                return
+            logger.info(f"The portal failed while logging in (attempt {attempt}); retrying")
+            if attempt < self._browser.page_attempts:
+                time.sleep(delay)
+                delay *= 2
+        self._browser.screenshot()
+        raise ApplicationError(
+            f"The portal kept failing while logging in ({self._browser.page_attempts} attempts)"
+        )
+
+    def _try_log_in(self, credentials: PortalCredentials) -> bool:
+        """Log in once: True when logged in, False on the portal's transient error page."""
         browser = self._browser
-        if urlsplit(browser.current_url()).path != "/login":
+        if urlsplit(browser.current_url()).path != "/login" or not browser.script(
+            "return !!document.querySelector('form#login-form');"
+        ):
             browser.load(self._url("login"), "form#login-form", "The portal's log-in page")
         browser.selenium.input_text("css:input#username", credentials.username)
-        # Input Password switches Robot's logging off while it types.
-        browser.selenium.input_password("css:input#password", credentials.password)
+        # Typed through WebDriver itself, which logs nothing (Input Password would too, but
+        # needs a running Robot to switch logging off, and the library also runs without).
+        password_field = browser.driver.find_element("css selector", "input#password")
+        password_field.clear()
+        password_field.send_keys(credentials.password.value)
         browser.selenium.click_button("css:button#login-button")
         deadline = time.monotonic() + browser.timeout
         while time.monotonic() < deadline:
+            if browser.script("return !!document.querySelector('#server-error');"):
+                return False
             if browser.script("return !!document.querySelector('div.error');"):
                 error = str(browser.script("return document.querySelector('div.error').innerText;"))
                 browser.screenshot()
@@ -160,8 +206,8 @@ class ClaimsPortal:
                 )
             if urlsplit(browser.current_url()).path != "/login":
                 logger.info(f"Logged in to the claims portal as {credentials.username}")
-                return
-            time.sleep(0.1)
+                return True
+            time.sleep(0.05)
         browser.screenshot()
         raise ApplicationError("The portal did not answer the log-in within the time-out")
 
@@ -308,7 +354,10 @@ class ClaimsPortal:
         collected: list[Row] = []
         pages = 0
         while url is not None and pages < MAX_PAGES:
-            page = self._read_claims_page(url)
+            # The first page is opened in the browser (log-in and layout are checked on
+            # the real page); the next ones are fetched within the session, one script
+            # call each, without rendering them.
+            page = self._read_claims_page(url) if pages == 0 else self._fetch_claims_page(url)
             pages += 1
             rows = rows_from_table(page["headers"], [row["cells"] for row in page["rows"]])
             for row, raw in zip(rows, page["rows"], strict=True):
@@ -333,10 +382,54 @@ class ClaimsPortal:
 
     def _read_claims_page(self, url: str) -> dict[str, Any]:
         self._browser.load(url, "table#claims", "The claims list", on_login_page=self._relogin)
-        page = self._browser.script(READ_CLAIMS_TABLE)
+        return self._checked_claims_page(url, self._browser.script(READ_CLAIMS_TABLE))
+
+    def _fetch_claims_page(self, url: str) -> dict[str, Any]:
+        browser = self._browser
+        delay = browser.retry_delay
+        reason = "it did not load"
+        for attempt in range(1, browser.page_attempts + 1):
+            try:
+                answer = browser.async_script(FETCH_CLAIMS_PAGE, url)
+            except Exception as error:  # script time-out, lost browser
+                answer = {"status": 0, "error": first_line(error)}
+            status = int(answer.get("status") or 0) if isinstance(answer, dict) else 0
+            if status == 200 and urlsplit(str(answer.get("url", ""))).path == "/login":
+                reason = "the portal sent the robot back to the log-in page"
+                self._relogin()
+            elif status == 200:
+                page = answer.get("page")
+                if not isinstance(page, dict) or not page.get("headers"):
+                    # Open it for real: the layout error then comes with a screenshot.
+                    return self._read_claims_page(url)
+                return self._checked_claims_page(url, page)
+            else:
+                reason = f"HTTP {status}" if status else str(answer.get("error") or "no answer")
+            logger.info(f"The claims list did not load (attempt {attempt}): {reason}")
+            if attempt < browser.page_attempts:
+                time.sleep(delay)
+                delay *= 2
+        browser.screenshot()
+        raise ApplicationError(
+            f"The claims list did not load from {url} after {browser.page_attempts} "
+            f"attempts: {reason}"
+        )
+
+    def _checked_claims_page(self, url: str, page: Any) -> dict[str, Any]:
+        """The page as read, or a ``PageLayoutError`` when it is not the list we know."""
         if not isinstance(page, dict) or not page.get("headers"):
             self._browser.screenshot()
-            raise ApplicationError(f"The claims list at {url} does not look as expected")
+            raise PageLayoutError(f"The claims list at {url} does not look as expected")
+        headers = {" ".join(str(header).split()).lower() for header in page["headers"]}
+        missing = [label for label in LIST_COLUMNS if label.lower() not in headers]
+        if missing:
+            # Guessing which cell is which would stage garbage: stop instead.
+            self._browser.screenshot()
+            raise PageLayoutError(
+                f"The claims list at {url} does not look as expected: columns "
+                f"{', '.join(missing)} are missing (shown: {', '.join(page['headers'])}); "
+                "has the portal's layout changed?"
+            )
         return page
 
     @keyword
@@ -381,10 +474,14 @@ class ClaimsPortal:
             on_login_page=self._relogin,
         )
         page = self._browser.script(READ_CLAIM_DETAILS)
-        if not isinstance(page, dict):
+        fields = page.get("fields") if isinstance(page, dict) else None
+        if not isinstance(fields, dict) or fields.get("claim_id") != claim_id:
             self._browser.screenshot()
-            raise ApplicationError(f"The page of claim {claim_id} does not look as expected")
-        return page
+            raise PageLayoutError(
+                f"The page of claim {claim_id} does not look as expected: its details "
+                "do not name the claim (has the portal's layout changed?)"
+            )
+        return dict(page)
 
     @keyword
     def add_claim_details(self, rows: Sequence[Mapping[str, str]]) -> list[Row]:
@@ -394,21 +491,59 @@ class ClaimsPortal:
         ``source_location``. A claim that vanished (404) is left out with a warning;
         an application error stops the keyword.
 
+        Pages are fetched within the browser's session ``DETAIL_BATCH`` at a time, in
+        one script call, without rendering them. A page that did not answer as
+        expected (error, ended session, other markup) is opened in the browser
+        instead, with the retries, log-in and layout checks of `Read Claim Details`.
+
         Example:
         | ${new}=       Claims Needing Details    ${claims}
         | ${full}=      Add Claim Details    ${new}
         """
+        self._require_open()
         merged: list[Row] = []
-        for row in rows:
-            claim_id = row.get("claim_id", "")
-            try:
-                details = self.read_claim_details(claim_id)
-            except BusinessError as error:
-                logger.warn(f"Claim {claim_id} left out: {error}")
-                continue
-            merged.append(merge_details(row, details))
+        for start in range(0, len(rows), DETAIL_BATCH):
+            batch = list(rows[start : start + DETAIL_BATCH])
+            fetched = self._fetch_claim_details([row.get("claim_id", "") for row in batch])
+            for row, details in zip(batch, fetched, strict=True):
+                claim_id = row.get("claim_id", "")
+                try:
+                    if details is None:
+                        details = self.read_claim_details(claim_id)
+                except BusinessError as error:
+                    logger.warn(f"Claim {claim_id} left out: {error}")
+                    continue
+                merged.append(merge_details(row, details))
         logger.info(f"Read the details of {len(merged)} of {len(rows)} claims")
         return merged
+
+    def _fetch_claim_details(self, claim_ids: Sequence[str]) -> list[Row | None]:
+        """Details of each claim read from a fetched page, or None where the page must be
+        opened in the browser (any answer but the expected page, a 404 included: the
+        browser path turns it into a classified error with a screenshot)."""
+        wanted = [str(claim_id).strip() for claim_id in claim_ids]
+        if not all(claim_id and "/" not in claim_id for claim_id in wanted):
+            return [None] * len(wanted)
+        urls = [self._url(f"claims/{claim_id}") for claim_id in wanted]
+        try:
+            answers = self._browser.async_script(FETCH_CLAIM_DETAILS, urls)
+        except Exception as error:  # script time-out, lost browser: the slow path decides
+            logger.info(f"Fetching {len(urls)} claim pages failed: {first_line(error)}")
+            return [None] * len(wanted)
+        found: list[Row | None] = []
+        for claim_id, answer in zip(wanted, answers, strict=True):
+            page = answer.get("page") if answer.get("status") == 200 else None
+            if not isinstance(page, dict):
+                found.append(None)
+                continue
+            fields = page.get("fields")
+            if not isinstance(fields, dict) or fields.get("claim_id") != claim_id:
+                found.append(None)
+                continue
+            details: Row = {str(name): str(value) for name, value in fields.items() if value}
+            details[SOURCE_LOCATION] = str(page["url"])
+            found.append(details)
+        return found
 
     # -- decisions -----------------------------------------------------------------
 
@@ -424,8 +559,12 @@ class ClaimsPortal:
         the claim between the re-read and the confirmation (409), the existing
         decision is returned as ``already_decided``.
 
+        An application error (an error page, an expired session, a lost answer) is
+        retried ``action_attempts`` times with a doubling delay, each try starting with
+        the re-read, so a decision whose answer was lost is found, not taken twice.
+
         Raises ``BusinessError`` for an unknown action or claim, ``ApplicationError``
-        when the portal does not behave.
+        when the portal keeps failing, ``PageLayoutError`` when its pages changed.
 
         Example:
         | ${result}=    Apply Decision    CLM-000123    approve
@@ -436,23 +575,52 @@ class ClaimsPortal:
             raise BusinessError(
                 f"{action!r} is not a portal action (expected one of {', '.join(DECISION_ACTIONS)})"
             )
+        claim_id = str(claim_id).strip()
+        return self._with_retries(
+            f"the {wanted} of claim {claim_id}", lambda: self._apply_once(claim_id, wanted)
+        )
+
+    def _with_retries(self, what: str, attempt_once: Callable[[], _T]) -> _T:
+        """Run ``attempt_once`` until it succeeds, retrying application errors (but not a
+        changed layout, which will not change back) with a doubling delay."""
+        attempts = self._action_attempts
+        delay = self._browser.retry_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                return attempt_once()
+            except (PageLayoutError, BusinessError):
+                raise
+            except Exception as error:  # WebDriver errors too: the application's, not the record's
+                if attempt == attempts:
+                    if isinstance(error, ApplicationError):
+                        raise ApplicationError(
+                            f"Gave up on {what} after {attempts} attempts: {error}"
+                        ) from error
+                    raise ApplicationError(
+                        f"Gave up on {what} after {attempts} attempts: {first_line(error)}"
+                    ) from error
+                logger.info(f"{what} failed (attempt {attempt}): {error}; retrying")
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _apply_once(self, claim_id: str, wanted: str) -> dict[str, str]:
         page = self._claim_page(claim_id)
         if not page.get("decision_form"):
             return self._already_decided(claim_id, page)
         browser = self._browser
-        confirm_url = self._url(f"claims/{claim_id}/decision")
+        form = browser.driver.find_element("css selector", "form#decision-form")
         browser.selenium.click_button(f"css:form#decision-form button#{wanted}")
-        try:
-            browser.selenium.wait_until_page_contains_element("css:button#confirm")
-        except Exception as error:
+        state = browser.wait_after_submit("button#confirm", form)
+        if state != "ready":
             browser.screenshot()
             raise ApplicationError(
-                f"The portal did not ask to confirm the {wanted} of claim {claim_id}"
-            ) from error
+                f"The portal did not ask to confirm the {wanted} of claim {claim_id} ({state})"
+            )
         button = browser.driver.find_element("css selector", "button#confirm")
         button.click()
-        self._wait_until_stale(button, f"the {wanted} of claim {claim_id}")
-        receipt_page = browser.script(READ_RECEIPT)
+        state = browser.wait_after_submit("span#receipt", button)
+        receipt_page = browser.script(READ_RECEIPT) if state == "ready" else {}
         path = urlsplit(str(receipt_page.get("url", ""))).path
         if path.endswith("/receipt") and receipt_page.get("receipt"):
             # Read the claim back: its status is the portal's word that the decision
@@ -471,15 +639,128 @@ class ClaimsPortal:
                 )
             logger.info(f"Claim {claim_id}: {wanted} applied, receipt {result['receipt']}")
             return result
-        # Not the receipt page: someone decided first (409) or the portal failed.
-        logger.info(f"Confirming claim {claim_id} was not accepted at {confirm_url}; re-reading it")
+        # Not the receipt page: someone decided first (409), the answer was lost or the
+        # session ended. The claim's own page says which.
+        logger.info(f"Confirming claim {claim_id} gave no receipt ({state}); re-reading it")
+        browser.screenshot()
         page = self._claim_page(claim_id)
         if not page.get("decision_form"):
             return self._already_decided(claim_id, page)
-        browser.screenshot()
         raise ApplicationError(
             f"The portal did not record the {wanted} of claim {claim_id}: it is still open"
         )
+
+    # -- bulk decisions ------------------------------------------------------------
+
+    @keyword
+    def apply_decisions_in_bulk(
+        self, work_items: Sequence[Mapping[str, str]], chunk_size: int = 100
+    ) -> list[dict[str, str]]:
+        """Decide many claims through the portal's bulk screen, effectively once.
+
+        ``work_items`` are dicts with ``claim_id`` and ``decision`` (as returned by
+        ``Claim Decisions To Apply``; other keys such as ``record_id`` are passed
+        through). Claims are grouped by decision and sent ``chunk_size`` at a time:
+        the bulk screen lists each claim's current state, one confirmation decides the
+        open ones, and the receipts page gives one receipt per claim.
+
+        Returns one result per work item, in order, with the item's keys and
+        ``outcome`` (applied, already_decided or failed), ``receipt``, ``decision``,
+        ``failure_kind`` (business or application, for failed items) and ``error``.
+        The keyword itself does not fail: a portal that keeps failing (or whose bulk
+        screen changed) makes every item of the chunk an application failure.
+        A claim the portal does not know or that is closed is a business failure. When
+        the confirmation fails (error page, lost answer, expired session) the screen
+        is reviewed again: its states show which claims were decided, with their
+        receipts, and only the still-open ones are confirmed again.
+
+        Example:
+        | ${work}=       Claim Decisions To Apply    limit=200
+        | ${results}=    Apply Decisions In Bulk    ${work}
+        | Record Portal Results    ${results}
+        """
+        self._require_open()
+        size = max(1, min(int(chunk_size), 500))
+        results: dict[int, dict[str, str]] = {}
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(work_items):
+            wanted = str(item.get("decision", "")).strip().lower()
+            if wanted not in DECISION_ACTIONS:
+                results[index] = _failed(item, "business", f"{wanted!r} is not a portal action")
+                continue
+            groups.setdefault(wanted, []).append(index)
+        for wanted, indexes in groups.items():
+            for start in range(0, len(indexes), size):
+                chunk = indexes[start : start + size]
+                claims = {str(work_items[i]["claim_id"]).strip().upper(): i for i in chunk}
+                try:
+                    outcomes = self._with_retries(
+                        f"the bulk {wanted} of {len(claims)} claims",
+                        partial(self._bulk_once, list(claims), wanted),
+                    )
+                except ApplicationError as error:
+                    # Every item gets a result, so none is left "acting" without a reason.
+                    for index in chunk:
+                        results[index] = _failed(work_items[index], failure_kind(error), str(error))
+                    continue
+                for claim_id, index in claims.items():
+                    results[index] = {**work_items[index], **outcomes[claim_id]}
+        ordered = [results[index] for index in range(len(work_items))]
+        applied = sum(1 for result in ordered if result["outcome"] == "applied")
+        logger.info(f"Bulk decisions: {applied} applied of {len(ordered)} work items")
+        return ordered
+
+    def _bulk_once(self, claim_ids: list[str], wanted: str) -> dict[str, dict[str, str]]:
+        """One review (re-reads every state) and, when some are open, one confirmation."""
+        browser = self._browser
+        browser.load(
+            self._url("bulk"), "form#bulk-form", "The bulk screen", on_login_page=self._relogin
+        )
+        form = browser.driver.find_element("css selector", "form#bulk-form")
+        browser.script(FILL_BULK_FORM, "\n".join(claim_ids), wanted)
+        state = browser.wait_after_submit("table#bulk-items", form)
+        if state != "ready":
+            browser.screenshot()
+            if state == "login-page":
+                self._relogin()
+            raise ApplicationError(f"The bulk screen did not list the claims ({state})")
+        review = browser.script(READ_BULK_ROWS, "table#bulk-items")
+        outcomes: dict[str, dict[str, str]] = {}
+        open_ids = []
+        for row in review:
+            claim_id = str(row["claim_id"])
+            if row["state"] == "open":
+                open_ids.append(claim_id)
+            else:
+                outcomes[claim_id] = _bulk_outcome(claim_id, str(row["state"]), row)
+        missing = set(claim_ids) - set(outcomes) - set(open_ids)
+        if missing:
+            raise PageLayoutError(
+                f"The bulk screen did not list {len(missing)} of the claims sent "
+                f"(e.g. {sorted(missing)[0]}): has the portal's layout changed?"
+            )
+        if not open_ids:
+            return outcomes
+        button = browser.driver.find_element("css selector", "button#bulk-confirm")
+        button.click()
+        state = browser.wait_after_submit("table#bulk-receipts", button)
+        if state != "ready":
+            # The decisions may have been taken with the answer lost: the next review
+            # re-reads every state, so nothing is decided twice.
+            browser.screenshot()
+            if state == "login-page":
+                self._relogin()
+            raise ApplicationError(f"The bulk confirmation gave no receipts ({state})")
+        for row in browser.script(READ_BULK_ROWS, "table#bulk-receipts"):
+            claim_id = str(row["claim_id"])
+            outcomes[claim_id] = _bulk_outcome(claim_id, str(row["outcome"]), row)
+        unanswered = [claim_id for claim_id in open_ids if claim_id not in outcomes]
+        if unanswered:
+            raise ApplicationError(
+                f"The bulk receipts name no outcome for {len(unanswered)} claims "
+                f"(e.g. {unanswered[0]})"
+            )
+        return outcomes
 
     def _already_decided(self, claim_id: str, page: Mapping[str, Any]) -> dict[str, str]:
         fields = {str(k): str(v) for k, v in page.get("fields", {}).items()}
@@ -502,19 +783,6 @@ class ClaimsPortal:
             "portal_status": fields.get("status", ""),
         }
 
-    def _wait_until_stale(self, element: Any, what: str) -> None:
-        # The confirm button goes stale when the browser has left the confirmation
-        # page, whichever answer (receipt page or 409) it got.
-        deadline = time.monotonic() + self._browser.timeout
-        while time.monotonic() < deadline:
-            try:
-                element.is_enabled()
-            except Exception:  # StaleElementReferenceException: the page changed
-                return
-            time.sleep(0.05)
-        self._browser.screenshot()
-        raise ApplicationError(f"The portal did not answer the confirmation of {what}")
-
     # -- helpers -------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -531,3 +799,29 @@ class ClaimsPortal:
         if data_dir:
             return Path(data_dir) / "downloads"
         return Path(tempfile.gettempdir()) / "rpaml-downloads"
+
+
+def _failed(item: Mapping[str, str], kind: str, error: str) -> dict[str, str]:
+    return {
+        **item,
+        "outcome": "failed",
+        "receipt": "",
+        "failure_kind": kind,
+        "error": error,
+    }
+
+
+def _bulk_outcome(claim_id: str, state: str, row: Mapping[str, Any]) -> dict[str, str]:
+    """A bulk screen row as a result: a state of the review or an outcome of the receipts."""
+    decision, receipt = str(row.get("decision") or ""), str(row.get("receipt") or "")
+    if state in ("applied", "decided", "already_decided") and receipt:
+        outcome = "applied" if state == "applied" else "already_decided"
+        return {"outcome": outcome, "receipt": receipt, "decision": decision, "error": ""}
+    if state == "not_found":
+        reason = f"Claim {claim_id} does not exist on the portal"
+        return {"outcome": "failed", "receipt": "", "failure_kind": "business", "error": reason}
+    if state in ("closed", "not_open"):
+        reason = f"Claim {claim_id} is closed: it cannot be decided"
+        return {"outcome": "failed", "receipt": "", "failure_kind": "business", "error": reason}
+    # e.g. "expired": the token ran out; a new review issues a new one.
+    raise ApplicationError(f"The bulk screen answered {state!r} for claim {claim_id}")

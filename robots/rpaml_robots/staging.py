@@ -467,6 +467,47 @@ class Staging:
         self._leased.discard(record_id)
 
     @keyword
+    def mark_all_acting(self, work_items: Sequence[Mapping[str, str]]) -> None:
+        """`Mark Acting` for every work item (each needs a ``record_id``), before a bulk act.
+
+        Example:
+        | ${work}=    Claim Decisions To Apply    limit=200
+        | Mark All Acting    ${work}
+        """
+        for item in work_items:
+            self.mark_acting(str(item["record_id"]))
+
+    @keyword
+    def record_portal_results(self, results: Sequence[Mapping[str, str]]) -> dict[str, int]:
+        """Store what acting did to each work item (the results of `Apply Decisions In Bulk`).
+
+        A result with a receipt is recorded with `Record Receipt` (its outcome: applied
+        or already_decided); a failed one with `Record Business Failure` or `Record
+        Application Failure` as its ``failure_kind`` says. Returns the count of each
+        outcome.
+
+        Example:
+        | ${results}=    Apply Decisions In Bulk    ${work}
+        | ${counts}=     Record Portal Results    ${results}
+        """
+        counts: dict[str, int] = {}
+        for result in results:
+            record_id = str(result["record_id"])
+            outcome = str(result.get("outcome", ""))
+            if outcome in ("applied", "already_decided") and result.get("receipt"):
+                self.record_receipt(record_id, str(result["receipt"]), outcome, detail=result)
+            elif result.get("failure_kind") == "business":
+                outcome = "business_failure"
+                self.record_business_failure(record_id, str(result.get("error", "")))
+            else:
+                outcome = "application_failure"
+                reason = str(result.get("error") or "no outcome from the portal")
+                self.record_application_failure(record_id, reason)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        logger.info(f"Recorded the portal's results: {counts}")
+        return counts
+
+    @keyword
     def record_receipt(
         self,
         record_id: str,

@@ -2,6 +2,8 @@
 Documentation     Applies the decided claims in the claims portal, effectively once,
 ...               and stores each receipt. Bad records are recorded and skipped;
 ...               portal failures are recorded and fail the run.
+...               ACT_MODE "bulk" (default) decides a batch per decision through the
+...               portal's bulk screen; "single" opens each claim on its own.
 
 Resource          ../resources/claims.resource
 
@@ -11,23 +13,32 @@ Suite Teardown    Close The Claims Portal And Finish The Run
 
 *** Variables ***
 ${BATCH_SIZE}    %{RPAML_ACT_BATCH_SIZE=100}
+${ACT_MODE}      %{RPAML_ACT_MODE=bulk}
 
 
 *** Tasks ***
 Apply Decisions
-    [Documentation]    Take the decided records, a batch at a time, and apply each one
-    ...    in the portal until none is left.
+    [Documentation]    Take the decided records, a batch at a time, and apply them in the
+    ...    portal until none is left.
+    IF    $ACT_MODE not in ("bulk", "single")
+        Fail    RPAML_ACT_MODE must be bulk or single, not "${ACT_MODE}"
+    END
     WHILE    True    limit=NONE
         ${decided_claims}=    Claim Decisions To Apply    limit=${BATCH_SIZE}
         IF    not ${decided_claims}    BREAK
-        ${portal_down}=    Apply Decisions In The Portal    ${decided_claims}
+        IF    $ACT_MODE == "single"
+            ${portal_down}=    Apply Decisions One By One    ${decided_claims}
+        ELSE
+            Apply Decisions In Bulk In The Portal    ${decided_claims}
+            ${portal_down}=    Application Seems Down
+        END
         IF    ${portal_down}    BREAK
     END
     Run Should Have No Application Failures
 
 
 *** Keywords ***
-Apply Decisions In The Portal
+Apply Decisions One By One
     [Documentation]    Applies a batch of decided claims; returns whether the portal
     ...    seems down, in which case the rest of the batch is left for a later run.
     [Arguments]    ${decided_claims}

@@ -7,16 +7,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from rpaml_service.auth import ApiKey, KeyRing, digest, parse_entry, read_keys_file
 from rpaml_service.batching import MicroBatcher
+from rpaml_service.fast_path import ScoringFastPath
 from rpaml_service.metrics import ServiceMetrics
 from rpaml_service.middleware import RequestContextMiddleware
 from rpaml_service.model_store import ModelStore
 from rpaml_service.routers import admin, health, models, scoring
+from rpaml_service.schemas import request_body_components
 from rpaml_service.settings import ServiceSettings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,11 @@ decides an action (approve / escalate / reject) with the policy registered along
 Every result names the model version and policy version that produced it. Models are
 served through a parity-checked ONNX path when registration verified it, otherwise by
 scikit-learn; concurrent requests are scored together (micro-batching).
+
+Every result carries the policy's reason for its decision. The model's reasons (the
+features that raised the score most) are added only when the request sets
+`"explain": true`: they cost up to one extra prediction per feature and row, so the
+default is off. The pipeline's scoring stage asks for them and stores them.
 
 Every route but health needs an API key in the `X-API-Key` header: scope `score` for
 models and scoring, `admin` for reloading and metrics.
@@ -144,17 +152,30 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     if not len(app.state.keys):
         logger.warning("no API keys configured: every route is open (use only on loopback)")
 
-    async def provide_settings() -> ServiceSettings:
-        return resolved
-
-    # Routes depend on get_settings (FastAPI's documented pattern); each app answers it
-    # with its own settings, so two apps in one process (tests) never share them. The
-    # provider is async so FastAPI does not send it to the thread pool.
-    app.dependency_overrides[get_settings] = provide_settings
-
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(scoring.router)
     app.include_router(admin.router)
+    # Added first so it runs inside the request-context middleware (ids, body limit).
+    app.add_middleware(ScoringFastPath, state=app.state)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=resolved.max_body_bytes)
+    _describe_request_bodies(app)
     return app
+
+
+def _describe_request_bodies(app: FastAPI) -> None:
+    """Add the scoring routes' request bodies to the OpenAPI components.
+
+    Those routes parse their raw body themselves (the hot path), so FastAPI does not
+    know the bodies' schemas; the routes refer to these components by name.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # FastAPI caches it; adding the components is idempotent
+        document.setdefault("components", {}).setdefault("schemas", {}).update(
+            request_body_components()
+        )
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -33,6 +33,7 @@ INLINE_ROWS = 64
 class _Pending:
     model: LoadedModel
     rows: ValidatedRows
+    explain: bool
     future: asyncio.Future[list[Scored]] = field(repr=False)
 
 
@@ -79,12 +80,18 @@ class MicroBatcher:
             if not pending.future.done():
                 pending.future.set_exception(BatcherClosedError("service shutting down"))
 
-    async def score(self, model: LoadedModel, rows: ValidatedRows) -> list[Scored]:
-        """Score ``rows`` with ``model`` in the next batch; returns their results."""
+    async def score(
+        self, model: LoadedModel, rows: ValidatedRows, *, explain: bool = False
+    ) -> list[Scored]:
+        """Score ``rows`` with ``model`` in the next batch; returns their results.
+
+        ``explain`` adds the model's reasons (requests asking for them are batched
+        together, apart from those that do not).
+        """
         if self._worker is None:
             raise BatcherClosedError("the micro-batcher is not running")
         future: asyncio.Future[list[Scored]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(model, rows, future))
+        self._queue.put_nowait(_Pending(model, rows, explain, future))
         return await future
 
     async def _run(self) -> None:
@@ -108,20 +115,20 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += len(item.rows)
-            groups: dict[int, list[_Pending]] = {}
+            groups: dict[tuple[int, bool], list[_Pending]] = {}
             for item in batch:
-                groups.setdefault(id(item.model), []).append(item)
+                groups.setdefault((id(item.model), item.explain), []).append(item)
             for group in groups.values():
                 await self._score_group(group, size)
 
     async def _score_group(self, group: list[_Pending], size: int) -> None:
-        model = group[0].model
+        model, explain = group[0].model, group[0].explain
         combined = ValidatedRows.concat([item.rows for item in group])
         try:
             if size <= INLINE_ROWS:
-                results = model.score_validated(combined)
+                results = model.score_validated(combined, explain=explain)
             else:
-                results = await asyncio.to_thread(model.score_validated, combined)
+                results = await asyncio.to_thread(model.score_validated, combined, explain=explain)
         except Exception as error:  # delivered to every waiting request
             logger.exception("scoring a batch of %d rows failed", len(combined))
             for item in group:

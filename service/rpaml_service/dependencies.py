@@ -16,9 +16,21 @@ from rpaml_service.auth import KeyRing, Scope
 from rpaml_service.batching import MicroBatcher
 from rpaml_service.metrics import ServiceMetrics
 from rpaml_service.model_store import ModelStore
-from rpaml_service.settings import ServiceSettings, get_settings
+from rpaml_service.settings import ServiceSettings
 
-SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+
+async def get_app_settings(request: Request) -> ServiceSettings:
+    """The settings the app was built with (each app its own, so tests never share them).
+
+    Read from app state rather than through ``dependency_overrides``: FastAPI analyses
+    an overridden dependency's signature again on every request, which cost more than
+    scoring a record.
+    """
+    settings: ServiceSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_app_settings)]
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(

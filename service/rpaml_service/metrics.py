@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from rpaml_models import LoadedModel
+from rpaml_models import ACTIONS, LoadedModel
 
 _LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+
+class ModelMetrics:
+    """One served model version's metric series, with their labels bound once.
+
+    Binding labels (``Counter.labels``) takes a lock and a dict lookup per call; the
+    scoring routes observe several series per request, so they use these instead.
+    """
+
+    def __init__(self, metrics: ServiceMetrics, model: LoadedModel) -> None:
+        name, version = model.name, model.version
+        self.ok = metrics.requests.labels(name, version, "200")
+        self.invalid = metrics.requests.labels(name, version, "422")
+        self.latency = metrics.latency.labels(name, version)
+        self.request_rows = metrics.request_rows.labels(name)
+        self.batch_rows = metrics.batch_rows.labels(name, version)
+        self.decisions: dict[str, Any] = {
+            action: metrics.decisions.labels(name, version, action) for action in ACTIONS
+        }
 
 
 class ServiceMetrics:
     """Requests, latency, batch sizes, decisions and load failures."""
 
     def __init__(self) -> None:
+        self._bound: dict[tuple[str, str], ModelMetrics] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "rpaml_score_requests",
@@ -69,6 +90,14 @@ class ServiceMetrics:
         for name, model in models.items():
             self.served.labels(name, model.version, model.runtime).set(1)
 
+    def of(self, model: LoadedModel) -> ModelMetrics:
+        """The model version's series (bound on first use)."""
+        key = (model.name, model.version)
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = ModelMetrics(self, model)
+        return bound
+
     def observe_batch(self, model: LoadedModel, rows: int) -> None:
         """Record one scored micro-batch."""
-        self.batch_rows.labels(model.name, model.version).observe(rows)
+        self.of(model).batch_rows.observe(rows)

@@ -7,42 +7,63 @@ describes every route with them in the OpenAPI document (``/openapi.json``, ``/d
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict
 
 from rpaml_models import DecisionPolicy, FeatureSchema
 
-# A record's features stay an untyped JSON object here on purpose: each model has its
-# own feature schema, which rpaml_models checks column by column after parsing (one pass
-# for the whole batch, and errors for every field at once instead of the first).
+# Request bodies are TypedDicts validated straight from the raw JSON bytes by pydantic
+# (routers/scoring.py): no Python object per record, and the same pydantic error shapes
+# and JSON schema a BaseModel gives. A record's features stay an untyped JSON object on
+# purpose: each model has its own feature schema, which rpaml_models checks column by
+# column after parsing (one pass for the whole batch, every failing field at once).
 FeatureValues = dict[str, Any]
 
 
-class ScoreRecord(BaseModel):
+class ScoreRecord(TypedDict):
     """One record to score."""
 
-    id: str | None = Field(
-        default=None,
-        description="Caller's identifier, echoed in the result; optional.",
-        examples=["CLM-000123"],
-    )
-    features: FeatureValues = Field(
-        description=(
-            "Feature values by name, exactly the model's feature schema "
-            "(see GET /v1/models/{name}); null means unknown."
+    id: NotRequired[
+        Annotated[
+            str | None,
+            Field(
+                description="Caller's identifier, echoed in the result; optional.",
+                examples=["CLM-000123"],
+            ),
+        ]
+    ]
+    features: Annotated[
+        FeatureValues,
+        Field(
+            description=(
+                "Feature values by name, exactly the model's feature schema "
+                "(see GET /v1/models/{name}); null means unknown."
+            ),
+            examples=[{"amount": 1250.0, "channel": "web", "police_report": True}],
         ),
-        examples=[{"amount": 1250.0, "channel": "web", "police_report": True}],
-    )
+    ]
 
 
-class ScoreRequest(BaseModel):
+_EXPLAIN = (
+    "Add the model's reasons (the features that raised the score most) after the "
+    "policy's reason; default false. Costs up to one extra prediction per feature "
+    "and row, so ask only when the reasons are kept."
+)
+
+
+class ScoreRequest(TypedDict):
     """A batch of records scored by one model in one call."""
 
-    records: list[ScoreRecord] = Field(
-        min_length=1,
-        description="Records to score, 1 up to the service's max_batch (default 10000).",
-    )
+    records: Annotated[
+        list[ScoreRecord],
+        Field(
+            min_length=1,
+            description="Records to score, 1 up to the service's max_batch (default 10000).",
+        ),
+    ]
+    explain: NotRequired[Annotated[bool, Field(description=_EXPLAIN)]]
 
 
 class ScoreResult(BaseModel):
@@ -118,19 +139,39 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
-class ColumnarScoreRequest(BaseModel):
+@with_config(ConfigDict(extra="forbid"))
+class ColumnarScoreRequest(TypedDict):
     """A batch sent column by column: no JSON object per record (the bulk path)."""
 
-    model_config = ConfigDict(extra="forbid")
+    ids: NotRequired[
+        Annotated[list[str] | None, Field(description="One id per row, echoed back; optional.")]
+    ]
+    columns: Annotated[
+        dict[str, list[Any]],
+        Field(
+            description="Feature name -> one value per row; every column the same length.",
+            examples=[{"amount": [1250.0, 90.5], "channel": ["web", "phone"]}],
+        ),
+    ]
+    explain: NotRequired[Annotated[bool, Field(description=_EXPLAIN)]]
 
-    ids: list[str] | None = Field(
-        default=None, description="One id per row, echoed back; optional."
-    )
-    columns: dict[str, list[Any]] = Field(
-        description="Feature name -> one value per row; every column the same length.",
-        examples=[{"amount": [1250.0, 90.5], "channel": ["web", "phone"]}],
-    )
-    explain: bool = Field(default=True, description="Add the model's reasons per row.")
+
+SCORE_REQUEST: TypeAdapter[ScoreRequest] = TypeAdapter(ScoreRequest)
+COLUMNAR_SCORE_REQUEST: TypeAdapter[ColumnarScoreRequest] = TypeAdapter(ColumnarScoreRequest)
+
+
+def request_body_components() -> dict[str, Any]:
+    """OpenAPI component schemas of the request bodies the scoring routes parse themselves.
+
+    Those routes read the raw body (so FastAPI does not describe it); the app adds
+    these components to its OpenAPI document, and the routes refer to them.
+    """
+    components: dict[str, Any] = {}
+    for adapter in (SCORE_REQUEST, COLUMNAR_SCORE_REQUEST):
+        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[schema["title"]] = schema
+    return components
 
 
 class ColumnarScoreResponse(BaseModel):

@@ -19,7 +19,7 @@ from rpaml_models import (
     ModelRegistry,
     TrainingResult,
 )
-from rpaml_models.compiled import compile_model
+from rpaml_models.compiled import ClassifierLayout, compile_model
 
 
 def _register(
@@ -140,3 +140,25 @@ def test_a_tampered_compiled_artifact_is_refused(
 
     with pytest.raises(ArtifactIntegrityError, match=r"model\.onnx"):
         registry.load("claims_fraud", version)
+
+
+def test_categorical_lookup_tables_arrange_as_the_general_path() -> None:
+    layout = ClassifierLayout(
+        0.0, (1, 0), {0: np.array([0.0, 2.0, 5.0])}, {0: np.array([0.0, 2.0])}
+    )
+    general = ClassifierLayout(
+        0.0, (1, 0), {0: np.array([0.0, 2.0, 5.0])}, {0: np.array([0.0, 2.0])}
+    )
+    object.__setattr__(general, "_tables", {})  # the searchsorted path
+    codes = [0.0, 2.0, 5.0, 1.0, np.nan, 7.0, -1.0, 2.5, np.inf]
+    encoded = np.column_stack([np.arange(len(codes), dtype=np.float64), codes])
+
+    arranged = layout.arrange(encoded)
+
+    np.testing.assert_array_equal(arranged, general.arrange(encoded))
+    # Seen code 0 is tree code 0 (known); 2 is tree code 1 (unknown to the trees);
+    # 5 is tree code 2 (known); anything else is missing.
+    np.testing.assert_array_equal(
+        arranged[:, 0], [0.0, np.nan, 2.0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan]
+    )
+    assert layout._tables and not general._tables

@@ -104,3 +104,15 @@ def test_scores_must_be_probabilities():
 def test_policy_round_trips_through_json():
     for policy in (THRESHOLDS, COSTS):
         assert DecisionPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def test_a_batch_decides_as_each_score_alone() -> None:
+    policy = DecisionPolicy(version="t", approve_below=0.3, reject_at_or_above=0.7)
+    scores = [0.0, 0.299, 0.2999999, 0.3, 0.3, 0.5, 0.6999, 0.7, 0.70001, 1.0, 0.5]
+
+    batch = policy.decide(scores)
+
+    assert batch == [policy._by_threshold(score) for score in scores]
+    assert [d.action for d in batch[:4]] == ["approve", "approve", "approve", "escalate"]
+    # The same formatted score in two bands still gets each band's own reason.
+    assert batch[2].reasons != batch[3].reasons

@@ -166,3 +166,65 @@ def test_coerce_frame_normalises_training_dtypes(schema: FeatureSchema):
     assert pd.isna(coerced["channel"].iloc[1])
     with pytest.raises(ValueError, match="frame lacks schema columns: region"):
         schema.coerce_frame(frame.drop(columns="region"))
+
+
+_SINGLE_SCHEMA = FeatureSchema(
+    features=(
+        FeatureSpec(name="n", kind="numeric"),
+        FeatureSpec(name="r", kind="numeric", required=True),
+        FeatureSpec(name="b", kind="boolean"),
+        FeatureSpec(name="c", kind="categorical", categories=("x", "y")),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"n": 1.5, "r": 2, "b": True, "c": "x"},
+        {"n": None, "r": 0, "b": None, "c": None},
+        {"n": 2**60, "r": -3.25, "b": False, "c": "unseen"},
+        {"n": math.inf, "r": None, "b": 1, "c": 7},
+        {"n": True, "r": "3", "b": "yes", "c": ["x"]},
+        {"n": np.float32(1.5), "r": np.int64(4), "b": np.bool_(True), "c": "y"},
+    ],
+)
+def test_a_single_row_converts_as_in_a_batch(row: dict[str, object]) -> None:
+    # One row takes a shortcut; a batch the general path: both must agree exactly.
+    one, one_issues = _SINGLE_SCHEMA.validate_columns([row])
+    two, two_issues = _SINGLE_SCHEMA.validate_columns([row, dict(row)])
+
+    assert one_issues == [issue for issue in two_issues if issue.index == 0]
+    for name in _SINGLE_SCHEMA.names:
+        _assert_same_column(one[name], two[name][:1])
+
+
+def _assert_same_column(left: np.ndarray, right: np.ndarray) -> None:
+    assert left.dtype == right.dtype
+    assert pd.isna(left).tolist() == pd.isna(right).tolist()
+    assert [v for v in left.tolist() if not pd.isna(v)] == [
+        v for v in right.tolist() if not pd.isna(v)
+    ]
+
+
+def test_columns_validate_as_the_same_rows() -> None:
+    rows = [
+        {"n": 1.0, "r": 2, "b": True, "c": "x"},
+        {"n": "no", "r": None, "b": 3, "c": "y"},
+    ]
+    columns = {name: [row[name] for row in rows] for name in _SINGLE_SCHEMA.names}
+
+    by_columns, column_issues = _SINGLE_SCHEMA.validate_column_lists(columns, 2)
+    by_rows, row_issues = _SINGLE_SCHEMA.validate_columns(rows)
+    missing, missing_issues = _SINGLE_SCHEMA.validate_column_lists({"n": [1.0], "z": [1]}, 1)
+
+    assert column_issues == row_issues and len(row_issues) == 3
+    for name in _SINGLE_SCHEMA.names:
+        _assert_same_column(by_columns[name], by_rows[name])
+    # A missing or unknown column is reported on the row, as the row path reports it.
+    assert missing_issues == _SINGLE_SCHEMA.validate_columns([{"n": 1.0, "z": 1}])[1]
+    assert {(i.field, i.message) for i in missing_issues} >= {
+        ("b", "field required (send null for an unknown value)"),
+        ("z", "unknown field"),
+    }
+    assert set(missing) == set(_SINGLE_SCHEMA.names)

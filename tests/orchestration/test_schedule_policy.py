@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dbos import DBOS
 from dbos._dbos import _get_dbos_instance
-from orchestration_harness import PROCESS_FILE, process_file_with
+from orchestration_harness import PROCESS_FILE, PROJECT, process_file_with
 
 from rpaml_pipeline.orchestration import (
     UnknownJobError,
@@ -49,7 +49,12 @@ def test_schedules_come_from_the_process_file_with_their_queue() -> None:
         dt.datetime(2026, 3, 2, 9, 10, tzinfo=UTC),
         dt.datetime(2026, 3, 2, 9, 25, tzinfo=UTC),
     ]
+    # This process declares neither enrichment nor delivery targets.
     assert job_stages(process, "loop") == ("collect", "process", "score", "act")
+    shipped = load_process(PROJECT / "pipeline" / "processes" / "claims_triage.yaml")
+    assert job_stages(shipped, "loop") == (
+        "collect", "enrich", "process", "score", "act", "deliver",
+    )  # fmt: skip
     with pytest.raises(UnknownJobError, match="known jobs"):
         job_stages(process, "tidy")
 

@@ -40,6 +40,7 @@ class StandInService:
     batches: list[list[str]] = field(default_factory=list)
     attempts: int = 0
     api_keys: list[str | None] = field(default_factory=list)
+    explain_flags: list[object] = field(default_factory=list)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -59,8 +60,10 @@ class StandInService:
             return JSONResponse({"detail": "warming up"}, status_code=503)
         if request.path_params["name"] != "claims":
             return JSONResponse({"detail": "model 'x' is not loaded"}, status_code=404)
-        records = (await request.json())["records"]
+        body = await request.json()
+        records = body["records"]
         self.api_keys.append(request.headers.get("x-api-key"))
+        self.explain_flags.append(body.get("explain"))
         errors = [
             {
                 "loc": ["body", "records", i, "features", name],
@@ -158,6 +161,19 @@ def test_score_cuts_items_into_chunks_and_keeps_them_aligned(
         model_version="7",
         policy_version="p1",
     )
+
+
+def test_model_reasons_are_asked_for_unless_turned_off(
+    stand_in: tuple[StandInService, str],
+) -> None:
+    service, url = stand_in
+
+    with ScoringClient(url) as client:
+        client.score("claims", _items(1))
+    with ScoringClient(url, explain=False) as client:
+        client.score("claims", _items(1))
+
+    assert service.explain_flags == [True, False]
 
 
 def test_api_key_is_sent_in_its_header_and_kept_out_of_repr(

@@ -24,6 +24,15 @@ def test_there_are_task_suites() -> None:
     }
 
 
+def test_there_are_acceptance_suites_for_resilience_and_layout_changes() -> None:
+    assert {suite.stem for suite in ACCEPTANCE_SUITES} >= {
+        "collect_claims",
+        "apply_decisions",
+        "resilience",
+        "layout_change",
+    }
+
+
 @pytest.mark.parametrize(
     "suite", SUITES, ids=[f"{suite.parent.name}/{suite.stem}" for suite in SUITES]
 )

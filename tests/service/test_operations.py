@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from claims_registry import HIGH_RISK, LOOSE_THRESHOLDS, LOW_RISK, synthetic_claims
 from fastapi.testclient import TestClient
 from live_server import LiveServer
@@ -55,24 +56,55 @@ def test_request_ids_are_echoed_or_made(client: TestClient) -> None:
     assert len(made.headers["x-request-id"]) == 32
 
 
-def test_columnar_path_matches_the_record_path(client: TestClient) -> None:
-    frame, _ = synthetic_claims(50, seed=5)
+@pytest.mark.parametrize(("n_rows", "explain"), [(50, False), (50, True), (150, True)])
+def test_columnar_path_matches_the_record_path(
+    client: TestClient, n_rows: int, explain: bool
+) -> None:
+    # 150 rows are validated and scored off the event loop; 50 on it.
+    frame, _ = synthetic_claims(n_rows, seed=5)
     rows: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
     columns = {name: frame[name].tolist() for name in frame.columns}
     ids = [f"r{i}" for i in range(len(rows))]
 
-    by_columns = client.post(f"{SCORE}/columns", json={"ids": ids, "columns": columns}).json()
-    by_records = client.post(SCORE, json={"records": [{"features": r} for r in rows]}).json()
+    by_columns = client.post(
+        f"{SCORE}/columns", json={"ids": ids, "columns": columns, "explain": explain}
+    ).json()
+    by_records = client.post(
+        SCORE, json={"records": [{"features": r} for r in rows], "explain": explain}
+    ).json()
 
     assert by_columns["ids"] == ids
     assert by_columns["scores"] == [r["score"] for r in by_records["results"]]
     assert by_columns["decisions"] == [r["decision"] for r in by_records["results"]]
     assert by_columns["reasons"] == [r["reasons"] for r in by_records["results"]]
+    assert any(len(reasons) > 1 for reasons in by_columns["reasons"]) is explain
+
+
+def test_columnar_refusals_name_every_failing_field(client: TestClient) -> None:
+    frame, _ = synthetic_claims(3, seed=5)
+    columns = {name: frame[name].tolist() for name in frame.columns}
     uneven = client.post(f"{SCORE}/columns", json={"columns": {"amount": [1.0], "channel": []}})
-    bad = client.post(f"{SCORE}/columns", json={"columns": {**columns, "amount": ["x"] * 50}})
-    assert uneven.status_code == 422
-    assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"] == ["body", "records", 0, "features", "amount"]
+    bad = client.post(f"{SCORE}/columns", json={"columns": {**columns, "amount": [1.0, "x", None]}})
+    renamed = {**{k: v for k, v in columns.items() if k != "amount"}, "colour": ["r"] * 3}
+    missing = client.post(f"{SCORE}/columns", json={"columns": renamed})
+    extra = client.post(f"{SCORE}/columns", json={"columns": columns, "color": 1})
+
+    assert uneven.status_code == bad.status_code == missing.status_code == 422
+    assert [e["loc"] for e in bad.json()["detail"]] == [
+        ["body", "records", 1, "features", "amount"]
+    ]
+    assert bad.json()["detail"][0]["input"] == "x"
+    # A missing or unknown column is reported on every row, as on the record path.
+    assert [(e["loc"][2], e["loc"][4], e["msg"]) for e in missing.json()["detail"]] == [
+        (i, field, msg)
+        for i in range(3)
+        for field, msg in (
+            ("amount", "field required (send null for an unknown value)"),
+            ("colour", "unknown field"),
+        )
+    ]
+    assert extra.status_code == 422
+    assert extra.json()["detail"][0]["loc"] == ["body", "color"]
 
 
 async def _hammer(url: str, clients: int, seconds: float) -> list[tuple[int, str]]:

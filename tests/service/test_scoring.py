@@ -33,7 +33,9 @@ def _rows(n_rows: int) -> list[dict[str, Any]]:
 
 
 def test_score_one_record(client: TestClient) -> None:
-    response = client.post(SCORE_FRAUD, json={"records": [{"id": "CLM-1", "features": HIGH_RISK}]})
+    response = client.post(
+        SCORE_FRAUD, json={"records": [{"id": "CLM-1", "features": HIGH_RISK}], "explain": True}
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -49,6 +51,40 @@ def test_score_one_record(client: TestClient) -> None:
     # The policy's reason first, then the features that raised the score.
     assert result["reasons"][0].startswith("score ")
     assert any("raises the score" in reason for reason in result["reasons"][1:])
+
+
+def test_model_reasons_only_when_asked(client: TestClient) -> None:
+    records = [{"id": "CLM-1", "features": HIGH_RISK}, {"id": "CLM-2", "features": LOW_RISK}]
+
+    plain = client.post(SCORE_FRAUD, json={"records": records}).json()["results"]
+    explained = client.post(SCORE_FRAUD, json={"records": records, "explain": True}).json()[
+        "results"
+    ]
+
+    # Without explain: the policy's reason alone; the score and decision are the same.
+    assert [len(r["reasons"]) for r in plain] == [1, 1]
+    assert [r["score"] for r in plain] == [r["score"] for r in explained]
+    assert [r["decision"] for r in plain] == [r["decision"] for r in explained]
+    assert [r["reasons"][0] for r in plain] == [r["reasons"][0] for r in explained]
+    assert any("raises the score" in reason for reason in explained[0]["reasons"][1:])
+
+
+def test_malformed_bodies_are_422_located_in_the_body(client: TestClient) -> None:
+    not_json = client.post(
+        SCORE_FRAUD, content=b"{not json", headers={"content-type": "application/json"}
+    )
+    empty = client.post(SCORE_FRAUD, json={"records": []})
+    wrong = client.post(
+        SCORE_FRAUD, json={"records": [{"id": 7, "features": LOW_RISK}, {"id": "x"}]}
+    )
+
+    assert not_json.status_code == empty.status_code == wrong.status_code == 422
+    assert not_json.json()["detail"][0]["type"] == "json_invalid"
+    assert [tuple(e["loc"]) for e in empty.json()["detail"]] == [("body", "records")]
+    assert [tuple(e["loc"]) for e in wrong.json()["detail"]] == [
+        ("body", "records", 0, "id"),
+        ("body", "records", 1, "features"),
+    ]
 
 
 def test_score_batch_keeps_order_ids_and_matches_the_registry_model(

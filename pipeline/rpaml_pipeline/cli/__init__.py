@@ -27,6 +27,7 @@ def _register() -> None:
         apps,
         data_commands,
         demo_command,
+        io_commands,
         orchestration_commands,
         records,
         stage_commands,

@@ -112,9 +112,6 @@ def robot_run(ctx: click.Context, name: str, portal_url: str | None, as_json: bo
     env = settings.robot_environment()
     if portal_url:
         env["RPAML_PORTAL_URL"] = portal_url
-    secrets = settings.data_dir / "secrets.env"
-    if secrets.exists():
-        env.setdefault("RPAML_SECRETS_FILE", str(secrets))
     with Store.connect(settings.resolved_store_url) as store:
         result, figures = robot_stage(
             store,

@@ -22,7 +22,8 @@ JOBS: Mapping[str, tuple[str, ...]] = {
     "score": ("score",),
     "act": ("act",),
     "train": ("train",),
-    "loop": ("collect", "enrich", "process", "score", "act"),
+    "deliver": ("deliver",),
+    "loop": ("collect", "enrich", "process", "score", "act", "deliver"),
 }
 
 #: Stages that drive an application through a browser.
@@ -30,18 +31,19 @@ ROBOT_STAGES = frozenset({"history", "collect", "enrich", "act"})
 
 
 def job_stages(process: ProcessDefinition, job: str) -> tuple[str, ...]:
-    """The stages ``job`` runs for ``process`` (``enrich`` only when it declares one)."""
+    """The stages ``job`` runs for ``process`` (``enrich`` and ``deliver`` only when it
+    declares an enrichment and delivery targets)."""
     try:
         stages = JOBS[job]
     except KeyError:
         raise UnknownJobError(
             f"unknown job {job!r} in process {process.name}; known jobs: {', '.join(JOBS)}"
         ) from None
-    has_enrichment = process.enrichment is not None
-    chosen = tuple(stage for stage in stages if stage != "enrich" or has_enrichment)
+    declared = {"enrich": process.enrichment is not None, "deliver": bool(process.delivery)}
+    chosen = tuple(stage for stage in stages if declared.get(stage, True))
     if not chosen:
         raise UnknownJobError(
-            f"job {job!r} has nothing to do: process {process.name} declares no enrichment"
+            f"job {job!r} has nothing to do: process {process.name} declares no {job} step"
         )
     return chosen
 

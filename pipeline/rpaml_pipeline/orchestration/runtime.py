@@ -36,9 +36,6 @@ class WorkerRuntime:
         """Connect the store and prepare the robots' environment (credentials come from
         the secrets file when there is one, else from the worker's environment)."""
         env = settings.robot_environment()
-        secrets = settings.data_dir / "secrets.env"
-        if secrets.exists():
-            env["RPAML_SECRETS_FILE"] = str(secrets)
         key = settings.service_api_key
         return cls(
             settings=settings,

@@ -17,7 +17,13 @@ from rpaml_pipeline.orchestration.errors import JobFailedError
 from rpaml_pipeline.orchestration.runtime import WorkerRuntime, current
 from rpaml_pipeline.orchestration.stranded import requeue_stranded
 from rpaml_pipeline.scoring import ScoringClient
-from rpaml_pipeline.stages import process_stage, robot_name, robot_stage, score_stage
+from rpaml_pipeline.stages import (
+    deliver_stage,
+    process_stage,
+    robot_name,
+    robot_stage,
+    score_stage,
+)
 
 
 def run_stage(stage: str) -> dict[str, Any]:
@@ -90,6 +96,11 @@ def _score(runtime: WorkerRuntime) -> dict[str, Any]:
     return figures
 
 
+def _deliver(runtime: WorkerRuntime) -> dict[str, Any]:
+    settings = runtime.settings
+    return deliver_stage(runtime.store, runtime.process, settings.data_dir, runtime.emitter)
+
+
 def _train(runtime: WorkerRuntime) -> dict[str, Any]:
     store, process = runtime.store, runtime.process
     run_id = store.start_run(process.name, "train")
@@ -109,5 +120,6 @@ STAGES: dict[str, Callable[[WorkerRuntime], dict[str, Any]]] = {
     "process": _process,
     "score": _score,
     "act": _act,
+    "deliver": _deliver,
     "train": _train,
 }

@@ -219,6 +219,61 @@ class LabelingSpec(_Section):
     """Recorded with every label (e.g. ``portal:closed-claims-export``)."""
 
 
+ConditionOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "missing", "present"]
+
+
+class Condition(_Section):
+    """``<field> <op> <value>`` on a valid record's cleaned fields and features."""
+
+    field: FieldName
+    op: ConditionOp
+    value: Scalar | list[Scalar] = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Condition:
+        if self.op == "in" and not isinstance(self.value, list):
+            raise ValueError("'in' needs a list 'value'")
+        if self.op in ("missing", "present") and self.value is not None:
+            raise ValueError(f"'{self.op}' takes no 'value'")
+        if self.op in ("lt", "le", "gt", "ge") and not isinstance(self.value, int | float):
+            raise ValueError(f"'{self.op}' needs a number 'value'")
+        return self
+
+
+class WeakLabelRule(_Section):
+    """A rule-based (weak) label for a valid record whose outcome is not known yet.
+
+    Recorded with ``label_source = weak:<name>``; the record stays ``validated`` (it is
+    still scored) and training, which reads ``labeled`` records, is not fed guesses.
+    """
+
+    name: str = Field(min_length=1)
+    label: int
+    when: list[Condition] = Field(min_length=1)
+    """Every condition must hold; the first rule (in file order) that matches wins."""
+
+
+# --- quality --------------------------------------------------------------------------
+
+
+class DriftSpec(_Section):
+    """Contract drift: compare each record with what its source delivered in earlier runs
+    (see :mod:`rpaml_pipeline.quality.drift`)."""
+
+    min_records: int = Field(default=200, ge=1)
+    """Checks start once the source's profile holds this many valid records."""
+    range_tolerance: float = Field(default=1.0, gt=0)
+    """A value is far outside when it lies beyond the seen range by this many range widths."""
+    quarantine: bool = True
+    """Quarantine drifted records (otherwise only alert)."""
+
+
+class QualitySpec(_Section):
+    """Data-quality checks beyond the contract."""
+
+    drift: DriftSpec | None = None
+
+
 # --- enrichment -------------------------------------------------------------------------
 
 
@@ -335,9 +390,138 @@ class ProcessDefinition(_Section):
     cleaning: list[CleaningRule] = Field(default_factory=list)
     transform: TransformSpec
     labeling: LabelingSpec | None = None
+    weak_labels: list[WeakLabelRule] = Field(default_factory=list)
     enrichment: EnrichmentSpec | None = None
+    quality: QualitySpec | None = None
     model: ModelSpec
     policy: PolicySpec
     robots: RobotsSpec = Field(default_factory=RobotsSpec)
     schedules: dict[str, Cron] = Field(default_factory=dict)
     """Cron expression per job (``collect``, ``process``, ``score``, ``act``...)."""
+    sources: list[SourceSpec] = Field(default_factory=list)
+    """Sources besides robots (inbox folders, SQL queries, HTTP endpoints); ``rpaml ingest``."""
+    delivery: list[DeliveryTarget] = Field(default_factory=list)
+    """Where processed records, scores and decisions go; ``rpaml deliver``."""
+
+
+# --- sources (besides robots) -----------------------------------------------------------
+# Paths are relative to the data folder; ``{data_dir}`` in a URL is replaced by it.
+
+
+class _SourceBase(_Section):
+    name: FieldName
+    fields: dict[FieldName, str] = Field(default_factory=dict)
+    """Payload field <- source column. Unmapped columns keep their name in snake_case."""
+
+
+class InboxSource(_SourceBase):
+    """Files dropped into a folder: CSV, Excel (``.xlsx``), JSON lines, PDF text.
+
+    Each file is taken once (by content hash) and moved to ``done/`` once its records are
+    committed, or to ``failed/`` with a ``.reason.txt`` beside it.
+    """
+
+    kind: Literal["inbox"]
+    path: str = Field(min_length=1)
+    patterns: list[str] = Field(
+        default_factory=lambda: ["*.csv", "*.xlsx", "*.jsonl", "*.pdf"], min_length=1
+    )
+    csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    sheet: str | None = None
+    """Excel worksheet to read (the first one when not given)."""
+    pdf_record_pattern: str | None = None
+    """Regular expression with named groups; each match in a PDF's text is one record."""
+
+    @field_validator("pdf_record_pattern")
+    @classmethod
+    def _named_groups(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                compiled = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression ({exc})") from exc
+            if not compiled.groupindex:
+                raise ValueError("needs named groups, e.g. (?P<claim_id>CLM-\\d{6})")
+        return value
+
+
+class SqlSource(_SourceBase):
+    """Rows of a SQL query against any SQLAlchemy URL."""
+
+    kind: Literal["sql"]
+    url: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+
+
+class HttpSource(_SourceBase):
+    """Records from an HTTP endpoint answering JSON (a list, or a list under ``records_path``)."""
+
+    kind: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    records_path: str | None = None
+    """Dotted path to the list of records in the JSON answer (``data.items``)."""
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+SourceSpec = Annotated[InboxSource | SqlSource | HttpSource, Field(discriminator="kind")]
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+DeliverableState = Literal["validated", "scored", "decided", "acting", "acted", "labeled"]
+_DELIVERED_BY_DEFAULT: tuple[DeliverableState, ...] = (
+    "validated",
+    "scored",
+    "decided",
+    "acting",
+    "acted",
+)
+
+
+class _TargetBase(_Section):
+    name: FieldName
+    states: list[DeliverableState] = Field(
+        default_factory=lambda: list(_DELIVERED_BY_DEFAULT), min_length=1
+    )
+    """Records in these states are delivered (each change of a record once per target)."""
+
+
+class ParquetTarget(_TargetBase):
+    """A Parquet data lake: ``<path>/process=<name>/date=<YYYY-MM-DD>/part-*.parquet``."""
+
+    kind: Literal["parquet"]
+    path: str = "lake"
+
+
+class WarehouseTarget(_TargetBase):
+    """A table in any SQLAlchemy database, upserted by the natural key."""
+
+    kind: Literal["warehouse"]
+    url: str = Field(min_length=1)
+    table: FieldName
+
+
+class ReportTarget(_TargetBase):
+    """A CSV or Excel report per delivery run under ``path``."""
+
+    kind: Literal["report"]
+    path: str = "reports"
+    format: Literal["csv", "xlsx"] = "csv"
+
+
+class WebhookTarget(_TargetBase):
+    """JSON POSTs of record batches, retried with exponential backoff."""
+
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    batch_size: int = Field(default=500, ge=1)
+    retries: int = Field(default=3, ge=0)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+DeliveryTarget = Annotated[
+    ParquetTarget | WarehouseTarget | ReportTarget | WebhookTarget,
+    Field(discriminator="kind"),
+]

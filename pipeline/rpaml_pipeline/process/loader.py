@@ -29,7 +29,7 @@ from rpaml_pipeline.process.definition import (
 
 # The discriminator keys of tagged unions: pydantic puts the tag value into the error
 # location (``cleaning.3.parse_date.formats``), which is not a key a user wrote.
-_TAG_KEYS = ("rule", "op")
+_TAG_KEYS = ("rule", "op", "kind")
 
 
 def load_process(path: Path | str) -> ProcessDefinition:

@@ -15,14 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rpaml_pipeline.canonical import REPLACEMENT
 from rpaml_pipeline.process.definition import Contract, FieldSpec
 from rpaml_pipeline.steps.clean import Unparsed, parse_date
 from rpaml_pipeline.steps.identity import StepInfo, config_hash
 
 NAME = "validate"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
+"""1.1.0: text that was not valid Unicode fails (rule ``encoding``); long values are cut."""
 
 _ISO = ["%Y-%m-%d"]
+_UNREADABLE = "is not readable text (it holds characters that were not valid Unicode)"
+_SHOWN = 80
+"""Characters of a value shown in a message."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,8 @@ class FieldIssue:
 
     field: str
     rule: str
-    """``required``, ``type``, ``pattern``, ``values``, ``min`` or ``max``."""
+    """``required``, ``type``, ``encoding``, ``pattern``, ``values``, ``min``, ``max`` (or
+    ``drift``, added by the runner)."""
     value: Any
     """The raw value as captured (the cleaned one when the raw is unknown)."""
     message: str
@@ -83,9 +89,11 @@ def _issue(name: str, rule: str, value: Any, text: str) -> FieldIssue:
 
 
 def _quote(value: Any) -> str:
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    return repr(value)
+    # A reason is read by a person: a huge value is cut, saying how long it was.
+    text = '"' + value.replace('"', '\\"') + '"' if isinstance(value, str) else repr(value)
+    if len(text) > _SHOWN:
+        return f"{text[:_SHOWN]}... ({len(text):,} characters)"
+    return text
 
 
 def _check(value: Any, spec: FieldSpec) -> tuple[str, str] | None:
@@ -93,6 +101,8 @@ def _check(value: Any, spec: FieldSpec) -> tuple[str, str] | None:
     if kind in ("string", "category"):
         if not isinstance(value, str):
             return "type", "is not text"
+        if REPLACEMENT in value:
+            return "encoding", _UNREADABLE
         if kind == "category" and spec.values is not None and value not in spec.values:
             return "values", f"is not one of {', '.join(spec.values)}"
         if spec.pattern is not None and not re.fullmatch(spec.pattern, value):

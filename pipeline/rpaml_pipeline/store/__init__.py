@@ -1,7 +1,7 @@
 """The staging store: records, their states, leases and lineage (SQLite or PostgreSQL).
 
 ``Store.connect(url)`` migrates the database to the current schema and returns a
-:class:`Store`; see ``docs/contracts.md`` for the methods robots and the CLI call.
+:class:`Store`; its public methods are the API the robots, stages and CLI use.
 """
 
 from rpaml_pipeline.errors import (

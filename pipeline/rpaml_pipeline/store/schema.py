@@ -159,3 +159,30 @@ enrichments = Table(
 """Data a robot looked up for a record in another application (e.g. the policy screen of
 a desktop app): kept beside the raw record, never merged into it, so the raw hash stays
 the hash of what the collecting robot saw."""
+
+source_files = Table(
+    "source_files",
+    metadata,
+    Column("process", String(100), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("content_hash", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("taken_at", UtcDateTime, nullable=False),
+)
+"""Files an inbox source has taken (by content hash), so the same file is taken once even
+when it is dropped again under another name."""
+
+source_profiles = Table(
+    "source_profiles",
+    metadata,
+    Column("process", String(100), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("records", Integer, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""What each source of a process delivered in earlier runs (columns, raw types, numeric
+ranges, categories): the baseline contract-drift checks compare new records with."""

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class RecordState(StrEnum):
-    """Where a record is in its life (see docs/contracts.md)."""
+    """Where a record is in its life (see DESIGN.md, "The staging store")."""
 
     COLLECTED = "collected"
     VALIDATED = "validated"

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -58,7 +58,13 @@ from rpaml_pipeline.store.records import (
     TransitionReport,
     utc_now,
 )
-from rpaml_pipeline.store.schema import enrichments, record_events, records, runs
+from rpaml_pipeline.store.schema import (
+    enrichments,
+    record_events,
+    records,
+    runs,
+    source_profiles,
+)
 from rpaml_pipeline.store.states import RETRY_STATE, SUPERSEDABLE_STATES, RecordState
 
 STORE_STEP_VERSION = "1"
@@ -575,6 +581,51 @@ class Store:
             record=record, run=run, events=events, revisions=revisions, enrichments=found
         )
 
+    # --- source profiles (drift baselines) ------------------------------------------
+
+    def source_profiles(self, process: str) -> dict[str, dict[str, Any]]:
+        """``source -> profile`` of what each source of ``process`` delivered before."""
+        query = select(source_profiles.c.source, source_profiles.c.profile).where(
+            source_profiles.c.process == process
+        )
+        with self._read() as conn:
+            return {source: dict(profile) for source, profile in conn.execute(query)}
+
+    def save_source_profiles(
+        self, process: str, profiles: Mapping[str, Mapping[str, Any]], *, run_id: str
+    ) -> None:
+        """Replace the profiles of these sources of ``process`` (one transaction).
+
+        Two runs saving a new source's first profile at once: the one that loses the
+        insert race retries, and then updates.
+        """
+        for attempt in range(_INGEST_RETRIES):
+            try:
+                self._save_source_profiles(process, profiles, run_id)
+                return
+            except IntegrityError:
+                if attempt == _INGEST_RETRIES - 1:
+                    raise
+
+    def _save_source_profiles(
+        self, process: str, profiles: Mapping[str, Mapping[str, Any]], run_id: str
+    ) -> None:
+        now = self.now()
+        with self._write() as conn:
+            for source, profile in profiles.items():
+                key = and_(source_profiles.c.process == process, source_profiles.c.source == source)
+                values = {
+                    "records": int(profile.get("records", 0)),
+                    "profile": to_jsonable(dict(profile)),
+                    "run_id": run_id,
+                    "updated_at": now,
+                }
+                if conn.execute(update(source_profiles).where(key).values(**values)).rowcount:
+                    continue
+                conn.execute(
+                    insert(source_profiles).values(process=process, source=source, **values)
+                )
+
     # --- enrichment -----------------------------------------------------------------
 
     def add_enrichment(
@@ -948,45 +999,41 @@ class Store:
         one carries the state change (``from_state``/``to_state``).
         """
         now = self.now()
-        applied = 0
         lost: list[str] = []
         event_rows: list[dict[str, Any]] = []
+        for item in transitions:
+            unknown = set(item.values) - SETTABLE_VALUES
+            if unknown:
+                raise StoreError(f"cannot set {sorted(unknown)} through a transition")
+        # One read of the current states and one executemany per shape of update, rather
+        # than two statements per record: the guard is checked here, under the write lock
+        # (SQLite's BEGIN IMMEDIATE, PostgreSQL's FOR UPDATE), so it cannot change before
+        # the update.
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         with self._write() as conn:
+            current = self._current_states(conn, [item.record_id for item in transitions])
             for item in transitions:
-                unknown = set(item.values) - SETTABLE_VALUES
-                if unknown:
-                    raise StoreError(f"cannot set {sorted(unknown)} through a transition")
-                current_state = conn.execute(
-                    select(records.c.state, records.c.lease_owner).where(
-                        records.c.record_id == item.record_id
-                    )
-                ).first()
-                if current_state is None:
+                if item.record_id not in current:
                     raise RecordNotFoundError(f"no record with id {item.record_id!r}")
-                guard = [records.c.record_id == item.record_id]
-                if item.from_state is not None:
-                    guard.append(records.c.state == RecordState(item.from_state).value)
-                if owner is not None:
-                    guard.append(records.c.lease_owner == owner)
-                values = {key: to_jsonable(value) for key, value in item.values.items()}
-                result = conn.execute(
-                    update(records)
-                    .where(*guard)
-                    .values(
-                        state=RecordState(item.to_state).value,
-                        reason=item.reason,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        next_attempt_at=None,
-                        updated_at=now,
-                        **values,
-                    )
-                )
-                if result.rowcount == 0:
+                state, lease_owner = current[item.record_id]
+                if (
+                    item.from_state is not None and state != RecordState(item.from_state).value
+                ) or (owner is not None and lease_owner != owner):
                     lost.append(item.record_id)
                     continue
-                applied += 1
-                from_state = RecordState(current_state[0])
+                to_state = RecordState(item.to_state)
+                # A record listed twice moves on from the state the first transition set.
+                current[item.record_id] = (to_state.value, None)
+                values = {key: to_jsonable(value) for key, value in item.values.items()}
+                updates.setdefault(tuple(sorted(values)), []).append(
+                    {
+                        "b_record_id": item.record_id,
+                        "b_state": to_state.value,
+                        "b_reason": item.reason,
+                        **{f"b_{key}": value for key, value in values.items()},
+                    }
+                )
+                from_state = RecordState(state)
                 steps = list(item.events) or [StepEvent(step="transition")]
                 for index, step in enumerate(steps):
                     last = index == len(steps) - 1
@@ -996,18 +1043,51 @@ class Store:
                             run_id,
                             step.step,
                             from_state if last else None,
-                            RecordState(item.to_state) if last else None,
+                            to_state if last else None,
                             now,
                             dict(step.detail),
                             step_version=step.step_version,
                             config_hash=step.config_hash,
                         )
                     )
+            for keys, rows in updates.items():
+                statement = (
+                    update(records)
+                    .where(records.c.record_id == bindparam("b_record_id"))
+                    .values(
+                        state=bindparam("b_state"),
+                        reason=bindparam("b_reason"),
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        next_attempt_at=None,
+                        updated_at=now,
+                        **{key: bindparam(f"b_{key}") for key in keys},
+                    )
+                )
+                conn.execute(statement, rows)
             if event_rows:
                 conn.execute(insert(record_events), event_rows)
+        applied = len(transitions) - len(lost)
         return TransitionReport(applied=applied, lost=lost)
 
     # --- helpers --------------------------------------------------------------------
+
+    @staticmethod
+    def _current_states(
+        conn: Connection, record_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """``record_id -> (state, lease_owner)``, rows locked on PostgreSQL."""
+        found: dict[str, tuple[str, str | None]] = {}
+        wanted = sorted(set(record_ids))
+        for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+            query = select(records.c.record_id, records.c.state, records.c.lease_owner).where(
+                records.c.record_id.in_(wanted[start : start + 900])
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            for record_id, state, lease_owner in conn.execute(query):
+                found[record_id] = (state, lease_owner)
+        return found
 
     @staticmethod
     def _event_row(

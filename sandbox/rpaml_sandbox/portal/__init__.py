@@ -2,7 +2,7 @@
 
 Build it with :func:`create_app` and a :class:`PortalSettings`; run it with
 ``python -m rpaml_sandbox.portal``. The seams other components rely on are fixed in
-``docs/contracts.md`` (section "Sandbox claims portal").
+``docs/portal.md``.
 """
 
 from rpaml_sandbox.portal.app import create_app

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rpaml_sandbox.portal.app import create_app
 from rpaml_sandbox.portal.server import bind_socket, serve
 from rpaml_sandbox.portal.settings import PortalSettings
+from rpaml_sandbox.portal.switches import LAYOUTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--open-claims", type=int, help="open claims (120)")
     parser.add_argument("--closed-claims", type=int, help="closed claims (1500)")
     parser.add_argument("--late-arrivals", type=int, help="hidden late arrivals (5)")
+    faults = parser.add_argument_group(
+        "fault switches", "a slow, flaky or changed portal (also PUT /admin/switches)"
+    )
+    faults.add_argument("--latency-ms", type=int, help="delay added to each page (0)")
+    faults.add_argument("--error-rate", type=float, help="share of pages answered 500 (0.0)")
+    faults.add_argument(
+        "--session-expiry-requests", type=int, help="end a session after N pages (0: never)"
+    )
+    faults.add_argument("--layout", choices=LAYOUTS, help="markup version (classic)")
+    faults.add_argument("--fault-seed", type=int, help="seed of the fault generator (1)")
     parser.add_argument(
         "--log-level",
         default="info",
@@ -56,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             ("open_claims", args.open_claims),
             ("closed_claims", args.closed_claims),
             ("late_arrivals", args.late_arrivals),
+            ("latency_ms", args.latency_ms),
+            ("error_rate", args.error_rate),
+            ("session_expiry_requests", args.session_expiry_requests),
+            ("layout", args.layout),
+            ("fault_seed", args.fault_seed),
         )
         if value is not None
     }

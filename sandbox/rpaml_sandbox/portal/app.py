@@ -16,6 +16,7 @@ from rpaml_sandbox.portal.auth import LoginRequiredError, current_user
 from rpaml_sandbox.portal.database import PortalDatabase
 from rpaml_sandbox.portal.pages import PageError, build_pages_router
 from rpaml_sandbox.portal.settings import PortalSettings
+from rpaml_sandbox.portal.switches import SwitchBoard, fault_middleware
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
 SESSION_COOKIE: Final = "portal_session"
@@ -41,6 +42,8 @@ def create_app(settings: PortalSettings) -> FastAPI:
     # admin endpoints by browsing.
     app = FastAPI(title="Claims portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.database = database
+    board = SwitchBoard(settings.initial_switches())
+    app.state.switches = board
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.session_secret.get_secret_value(),
@@ -48,8 +51,10 @@ def create_app(settings: PortalSettings) -> FastAPI:
         same_site="lax",
         max_age=8 * 60 * 60,  # one working day
     )
-    app.include_router(build_pages_router(database, settings, templates))
-    app.include_router(build_admin_router(database, settings))
+    # Added after the sessions, so it runs outside them: a lost answer loses its cookie too.
+    app.middleware("http")(fault_middleware(board))
+    app.include_router(build_pages_router(database, settings, templates, board))
+    app.include_router(build_admin_router(database, settings, board))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -9,8 +9,10 @@ from typing import Annotated, Final
 from fastapi import Header, HTTPException, Request, status
 
 from rpaml_sandbox.portal.settings import PortalSettings
+from rpaml_sandbox.portal.switches import SwitchBoard
 
 SESSION_USER_KEY: Final = "user"
+SESSION_ID_KEY: Final = "sid"
 
 
 class LoginRequiredError(Exception):
@@ -24,10 +26,23 @@ def current_user(request: Request) -> str | None:
 
 
 def require_user(request: Request) -> str:
-    """FastAPI dependency: the logged-in user, or LoginRequiredError."""
+    """FastAPI dependency: the logged-in user, or LoginRequiredError.
+
+    With the ``session_expiry_requests`` switch on, a session ends after that many pages,
+    as sessions of real back offices end in the middle of a robot's run.
+    """
     user = current_user(request)
     if user is None:
         raise LoginRequiredError
+    board: SwitchBoard | None = getattr(request.app.state, "switches", None)
+    limit = board.current.session_expiry_requests if board is not None else 0
+    if limit and board is not None:
+        # Counted on the server, as real portals do: requests sent at once on one session
+        # all count, whatever cookie they carried.
+        session_id = request.session.get(SESSION_ID_KEY)
+        if not isinstance(session_id, str) or board.count_session_page(session_id) > limit:
+            request.session.clear()
+            raise LoginRequiredError
     return user
 
 

@@ -12,7 +12,7 @@ import logging
 import secrets
 import sqlite3
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -401,6 +401,27 @@ class PortalDatabase:
                 (token, claim_id, action, user, now.isoformat()),
             )
         return token
+
+    def create_decision_tokens(
+        self, claim_ids: Sequence[str], action: str, user: str
+    ) -> dict[str, str]:
+        """One-time tokens for many claims at once (the bulk screen), in one transaction."""
+        now = datetime.now(UTC)
+        tokens = {claim_id: secrets.token_urlsafe(24) for claim_id in claim_ids}
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM decision_tokens WHERE created_at < ?",
+                ((now - TOKEN_LIFETIME).isoformat(),),
+            )
+            conn.executemany(
+                "INSERT INTO decision_tokens (token, claim_id, action, user, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (token, claim_id, action, user, now.isoformat())
+                    for claim_id, token in tokens.items()
+                ],
+            )
+        return tokens
 
     def confirm_decision(self, claim_id: str, action: str, token: str, user: str) -> ActionRecord:
         """Record ``action`` on an open claim, atomically, and return it with its receipt.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
@@ -11,11 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from rpaml_sandbox.portal.auth import (
+    SESSION_ID_KEY,
     SESSION_USER_KEY,
     credentials_match,
     current_user,
     require_user,
 )
+from rpaml_sandbox.portal.bulk import MAX_BULK_CLAIMS, confirm_bulk, parse_claim_ids, review_bulk
 from rpaml_sandbox.portal.database import (
     ACTIONS,
     STATUS_FILTERS,
@@ -29,6 +32,7 @@ from rpaml_sandbox.portal.database import (
 from rpaml_sandbox.portal.export import XLSX_MEDIA_TYPE, closed_claims_workbook
 from rpaml_sandbox.portal.generator import CATEGORIES, CHANNELS
 from rpaml_sandbox.portal.settings import PortalSettings
+from rpaml_sandbox.portal.switches import SwitchBoard
 
 DEFAULT_PER_PAGE: Final = 50
 MAX_PER_PAGE: Final = 200
@@ -51,6 +55,8 @@ DETAIL_FIELDS: Final = (
     ("description", "Description"),
 )
 ACTION_VERBS: Final = {"approve": "Approve", "escalate": "Escalate", "reject": "Reject"}
+#: The "misaligned" layout shows these fields' values in each other's place.
+MISALIGNED_FIELDS: Final = {"amount": "incident_date", "incident_date": "amount"}
 
 User = Annotated[str, Depends(require_user)]
 
@@ -66,7 +72,10 @@ class PageError(Exception):
 
 
 def build_pages_router(
-    database: PortalDatabase, settings: PortalSettings, templates: Jinja2Templates
+    database: PortalDatabase,
+    settings: PortalSettings,
+    templates: Jinja2Templates,
+    board: SwitchBoard,
 ) -> APIRouter:
     """All HTML routes; every page but /login needs a logged-in session."""
     router = APIRouter(default_response_class=HTMLResponse)
@@ -76,6 +85,15 @@ def build_pages_router(
     ) -> Response:
         context.setdefault("user", current_user(request))
         return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+    def render_claim_page(request: Request, name: str, context: dict[str, Any]) -> Response:
+        # The list and detail pages follow the layout switch; the rest stays as it is.
+        layout = board.current.layout
+        if layout == "redesign":
+            name = f"redesign/{name}"
+        swapped = MISALIGNED_FIELDS if layout == "misaligned" else {}
+        context["shown_as"] = {name: swapped.get(name, name) for name, _ in DETAIL_FIELDS}
+        return render(request, name, context)
 
     def visible_claim(claim_id: str) -> ClaimDetail:
         claim = database.get_claim(claim_id)
@@ -105,6 +123,7 @@ def build_pages_router(
             return render(request, "login.html", context, status_code=401)
         request.session.clear()
         request.session[SESSION_USER_KEY] = settings.username
+        request.session[SESSION_ID_KEY] = secrets.token_urlsafe(16)
         return RedirectResponse("/claims", status_code=303)
 
     @router.api_route("/logout", methods=["GET", "POST"])
@@ -115,7 +134,7 @@ def build_pages_router(
 
     @router.get("/claims")
     def claims_list(request: Request, user: User) -> Response:
-        """The claims list, newest first, filtered and paged (see docs/contracts.md)."""
+        """The claims list, newest first, filtered and paged."""
         filters, page, per_page = parse_list_query(request.query_params)
         if page >= 2:
             # New claims keep arriving while someone pages through the list, so a claim
@@ -140,14 +159,14 @@ def build_pages_router(
             "categories": CATEGORIES,
             "channels": CHANNELS,
         }
-        return render(request, "claims.html", context)
+        return render_claim_page(request, "claims.html", context)
 
     @router.get("/claims/{claim_id}")
     def claim_detail(request: Request, claim_id: str, user: User) -> Response:
         """One claim's details, its decision when decided, and the decision form when open."""
         claim = visible_claim(claim_id)
         context = {"claim": claim, "fields": DETAIL_FIELDS, "verbs": ACTION_VERBS}
-        return render(request, "claim_detail.html", context)
+        return render_claim_page(request, "claim_detail.html", context)
 
     @router.post("/claims/{claim_id}/decision")
     def decision(
@@ -195,6 +214,53 @@ def build_pages_router(
             raise PageError(404, "No decision", f"No decision has been recorded for {claim_id}.")
         context = {"claim": claim, "verb": ACTION_VERBS[claim.action.action]}
         return render(request, "receipt.html", context)
+
+    @router.get("/bulk")
+    def bulk_form(request: Request, user: User) -> Response:
+        """The bulk decision screen: paste claim ids, choose one decision."""
+        context = {"verbs": ACTION_VERBS, "error": None, "claim_ids": "", "limit": MAX_BULK_CLAIMS}
+        return render(request, "bulk.html", context)
+
+    @router.post("/bulk/review")
+    def bulk_review(
+        request: Request,
+        user: User,
+        claim_ids: Annotated[str, Form()] = "",
+        action: Annotated[str, Form()] = "",
+    ) -> Response:
+        """List each chosen claim with its state; open ones get a one-time token."""
+        checked = checked_action(action)
+        wanted = parse_claim_ids(claim_ids)
+        if not wanted or len(wanted) > MAX_BULK_CLAIMS:
+            error = f"Enter between 1 and {MAX_BULK_CLAIMS} claim ids (got {len(wanted)})."
+            context = {
+                "verbs": ACTION_VERBS,
+                "error": error,
+                "claim_ids": claim_ids,
+                "limit": MAX_BULK_CLAIMS,
+            }
+            return render(request, "bulk.html", context, status_code=422)
+        items = review_bulk(database, wanted, checked, user)
+        context = {"items": items, "action": checked, "verb": ACTION_VERBS[checked]}
+        return render(request, "bulk_confirm.html", context)
+
+    @router.post("/bulk/confirm")
+    def bulk_confirm(
+        request: Request,
+        user: User,
+        action: Annotated[str, Form()] = "",
+        item: Annotated[list[str] | None, Form()] = None,
+    ) -> Response:
+        """Decide every listed open claim and show one receipt per claim."""
+        checked = checked_action(action)
+        tokens: dict[str, str] = {}
+        for value in item or []:
+            claim_id, _, token = value.partition(" ")
+            if claim_id and token:
+                tokens[claim_id] = token
+        receipts = confirm_bulk(database, tokens, checked, user)
+        context = {"receipts": receipts, "verb": ACTION_VERBS[checked]}
+        return render(request, "bulk_receipts.html", context)
 
     @router.get("/reports")
     def reports(request: Request, user: User) -> Response:

@@ -8,6 +8,8 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rpaml_sandbox.portal.switches import Layout, PortalSwitches
+
 
 class PortalSettings(BaseSettings):
     """Everything the portal needs; built by the caller and passed to ``create_app``.
@@ -29,6 +31,26 @@ class PortalSettings(BaseSettings):
     password: SecretStr
     admin_token: SecretStr
     session_secret: SecretStr
+    # Fault switches at start; /admin/switches changes them at run time.
+    latency_ms: int = Field(default=0, ge=0, le=60_000, description="Delay added to each page.")
+    error_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of page requests answered with 500."
+    )
+    session_expiry_requests: int = Field(
+        default=0, ge=0, description="A session ends after this many pages (0: never)."
+    )
+    layout: Layout = Field(default="classic", description="Markup version of the pages.")
+    fault_seed: int = Field(default=1, description="Seed of the fault generator.")
+
+    def initial_switches(self) -> PortalSwitches:
+        """The fault switches the portal starts with."""
+        return PortalSwitches(
+            latency_ms=self.latency_ms,
+            error_rate=self.error_rate,
+            session_expiry_requests=self.session_expiry_requests,
+            layout=self.layout,
+            fault_seed=self.fault_seed,
+        )
 
     @model_validator(mode="after")
     def _late_arrivals_are_open_claims(self) -> Self:

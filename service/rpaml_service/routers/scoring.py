@@ -1,40 +1,44 @@
 """``POST /v1/models/{name}/score`` (records) and ``.../score/columns`` (bulk, columnar).
 
-Both validate and encode the request's rows on their own (so a bad request fails
-alone, with every failing field listed), then hand them to the app's micro-batcher,
-which scores concurrent requests together. Answers are serialised once with orjson
-and returned directly; ``response_model`` still documents them in the OpenAPI schema.
+The hot path, kept lean on purpose: the body is read raw and validated by pydantic
+straight from the JSON bytes into plain dicts and lists (no Python object per record;
+FastAPI's own body handling decodes JSON with the standard library first, several times
+slower for large batches). Each request validates and encodes its own rows against the
+model's feature schema (so a bad request fails alone, with every failing field listed),
+then hands them to the app's micro-batcher, which scores concurrent requests together.
+Answers are serialised once with orjson; ``response_model`` and the request body
+components (:func:`~rpaml_service.schemas.request_body_components`) still describe both
+directions in the OpenAPI schema.
+
+Model reasons are computed only when the request asks (``explain: true``): they cost up
+to one extra prediction per feature and row. The policy's reason is always returned.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from rpaml_models import FieldIssue, LoadedModel, Scored, ValidatedRows
+from rpaml_models import ColumnRows, FieldIssue, LoadedModel, Scored, ValidatedRows
 from rpaml_models.schema import ROW_FIELD
-from rpaml_service.batching import INLINE_ROWS
-from rpaml_service.dependencies import (
-    BatcherDep,
-    LoadedModelDep,
-    MetricsDep,
-    SettingsDep,
-    require_score_scope,
-)
-from rpaml_service.metrics import ServiceMetrics
+from rpaml_service.batching import INLINE_ROWS, MicroBatcher
+from rpaml_service.dependencies import LoadedModelDep, require_score_scope
+from rpaml_service.metrics import ModelMetrics, ServiceMetrics
 from rpaml_service.schemas import (
-    ColumnarScoreRequest,
+    COLUMNAR_SCORE_REQUEST,
+    SCORE_REQUEST,
     ColumnarScoreResponse,
     ErrorMessage,
-    ScoreRequest,
     ScoreResponse,
 )
+from rpaml_service.settings import ServiceSettings
 
 router = APIRouter(
     prefix="/v1/models",
@@ -52,12 +56,24 @@ router = APIRouter(
 # "the value does not satisfy the model's feature schema".
 _FEATURE_ERROR_TYPE = "value_error"
 _JSON = "application/json"
+_Body = TypeVar("_Body")
+
+
+def _body(component: str) -> dict[str, Any]:
+    """``openapi_extra`` describing a JSON body by its component schema."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {_JSON: {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+        }
+    }
 
 
 @router.post(
     "/{name}/score",
     summary="Score records and decide an action for each",
     response_model=ScoreResponse,
+    openapi_extra=_body("ScoreRequest"),
     responses={
         422: {
             "description": (
@@ -68,34 +84,43 @@ _JSON = "application/json"
         },
     },
 )
-async def score(
-    request: ScoreRequest,
-    model: LoadedModelDep,
-    settings: SettingsDep,
-    batcher: BatcherDep,
-    metrics: MetricsDep,
-) -> Response:
+async def score(request: Request, model: LoadedModelDep) -> Response:
     """Score every record with the model and apply its decision policy.
 
     Results come back in request order, each with the model and policy versions that
-    produced it; concurrent requests are scored together by the micro-batcher.
+    produced it; concurrent requests are scored together by the micro-batcher. Reasons
+    hold the policy's reason, then the model's when the request sets ``explain``.
     """
     started = time.perf_counter()
-    records = request.records
-    _check_length(len(records), settings.max_batch, ("body", "records"))
-    rows = [record.features for record in records]
-    validated = await _validate(model, rows, metrics, ("body", "records"))
-    results = await batcher.score(model, validated)
+    state = request.app.state
+    metrics: ServiceMetrics = state.metrics
+    bound = metrics.of(model)
+    parsed = _parse(SCORE_REQUEST, await request.body())
+    records = parsed["records"]
+    _check_length(len(records), state.settings, ("body", "records"))
+    rows = [record["features"] for record in records]
+    validated = await _validate(model, rows, bound, ("body", "records"))
+    batcher: MicroBatcher = state.batcher
+    results = await batcher.score(model, validated, explain=parsed.get("explain", False))
+    body = records_answer(model, records, results)
+    observe(bound, results, started)
+    return Response(body, media_type=_JSON)
+
+
+def records_answer(
+    model: LoadedModel, records: Sequence[Mapping[str, Any]], results: list[Scored]
+) -> bytes:
+    """The JSON body answering a records request (a :class:`ScoreResponse`)."""
     model_version = model.version
     policy_version = model.policy.version
-    body = orjson.dumps(
+    return orjson.dumps(
         {
             "model": model.name,
             "model_version": model_version,
             "policy_version": policy_version,
             "results": [
                 {
-                    "id": record.id,
+                    "id": record.get("id"),
                     "score": scored.score,
                     "decision": scored.action,
                     "reasons": scored.reasons,
@@ -106,14 +131,28 @@ async def score(
             ],
         }
     )
-    _observe(metrics, model, results, started)
-    return Response(body, media_type=_JSON)
+
+
+def columns_answer(model: LoadedModel, ids: list[str] | None, results: list[Scored]) -> bytes:
+    """The JSON body answering a columnar request (a :class:`ColumnarScoreResponse`)."""
+    return orjson.dumps(
+        {
+            "model": model.name,
+            "model_version": model.version,
+            "policy_version": model.policy.version,
+            "ids": ids,
+            "scores": [scored.score for scored in results],
+            "decisions": [scored.action for scored in results],
+            "reasons": [scored.reasons for scored in results],
+        }
+    )
 
 
 @router.post(
     "/{name}/score/columns",
     summary="Score a batch sent column by column (bulk path)",
     response_model=ColumnarScoreResponse,
+    openapi_extra=_body("ColumnarScoreRequest"),
     responses={
         422: {
             "description": (
@@ -123,20 +162,20 @@ async def score(
         },
     },
 )
-async def score_columns(
-    request: ColumnarScoreRequest,
-    model: LoadedModelDep,
-    settings: SettingsDep,
-    batcher: BatcherDep,
-    metrics: MetricsDep,
-) -> Response:
+async def score_columns(request: Request, model: LoadedModelDep) -> Response:
     """Score rows given as one list per feature; answers one list per output.
 
     No JSON object per record in either direction, which is what makes large batches
-    cheap to encode and decode.
+    cheap to encode and decode. Reasons hold the policy's reason, then the model's when
+    the request sets ``explain`` (the pipeline's scoring stage does, and stores them).
     """
     started = time.perf_counter()
-    columns = request.columns
+    state = request.app.state
+    metrics: ServiceMetrics = state.metrics
+    bound = metrics.of(model)
+    parsed = _parse(COLUMNAR_SCORE_REQUEST, await request.body())
+    columns = parsed["columns"]
+    ids = parsed.get("ids")
     lengths = {len(values) for values in columns.values()}
     if len(lengths) > 1:
         raise RequestValidationError(
@@ -153,40 +192,50 @@ async def score_columns(
         raise RequestValidationError(
             [{"type": "too_short", "loc": ("body", "columns"), "msg": "no rows to score"}]
         )
-    _check_length(n_rows, settings.max_batch, ("body", "columns"))
-    if request.ids is not None and len(request.ids) != n_rows:
+    _check_length(n_rows, state.settings, ("body", "columns"))
+    if ids is not None and len(ids) != n_rows:
         raise RequestValidationError(
             [
                 {
                     "type": "value_error",
                     "loc": ("body", "ids"),
-                    "msg": f"expected {n_rows} ids (one per row), got {len(request.ids)}",
+                    "msg": f"expected {n_rows} ids (one per row), got {len(ids)}",
                 }
             ]
         )
-    names = list(columns)
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    validated = await _validate(model, rows, metrics, ("body", "records"))
-    if request.explain:
-        results = await batcher.score(model, validated)
+    if n_rows <= INLINE_ROWS:
+        validated, issues = model.validate_columns(columns, n_rows)
     else:
-        results = await run_in_threadpool(model.score_validated, validated, explain=False)
-    body = orjson.dumps(
-        {
-            "model": model.name,
-            "model_version": model.version,
-            "policy_version": model.policy.version,
-            "ids": request.ids,
-            "scores": [scored.score for scored in results],
-            "decisions": [scored.action for scored in results],
-            "reasons": [scored.reasons for scored in results],
-        }
-    )
-    _observe(metrics, model, results, started)
+        validated, issues = await run_in_threadpool(model.validate_columns, columns, n_rows)
+    bound.request_rows.observe(n_rows)
+    if validated is None:
+        bound.invalid.inc()
+        view = ColumnRows(columns, n_rows)
+        raise RequestValidationError(
+            [_feature_error(issue, view, ("body", "records")) for issue in issues]
+        )
+    batcher: MicroBatcher = state.batcher
+    results = await batcher.score(model, validated, explain=parsed.get("explain", False))
+    body = columns_answer(model, ids, results)
+    observe(bound, results, started)
     return Response(body, media_type=_JSON)
 
 
-def _check_length(n_rows: int, max_batch: int, loc: tuple[str, ...]) -> None:
+def _parse(adapter: TypeAdapter[_Body], raw: bytes) -> _Body:
+    """The body validated from its JSON bytes, or a 422 in FastAPI's error shape."""
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [
+                {**issue, "loc": ("body", *issue["loc"])}
+                for issue in error.errors(include_url=False, include_context=False)
+            ]
+        ) from None
+
+
+def _check_length(n_rows: int, settings: ServiceSettings, loc: tuple[str, ...]) -> None:
+    max_batch = settings.max_batch
     if n_rows > max_batch:
         raise RequestValidationError(
             [
@@ -206,7 +255,7 @@ def _check_length(n_rows: int, max_batch: int, loc: tuple[str, ...]) -> None:
 async def _validate(
     model: LoadedModel,
     rows: list[dict[str, Any]],
-    metrics: ServiceMetrics,
+    bound: ModelMetrics,
     loc: tuple[str, ...],
 ) -> ValidatedRows:
     # Small requests are validated on the loop (cheaper than a thread hop); large ones
@@ -215,24 +264,22 @@ async def _validate(
         validated, issues = model.validate(rows)
     else:
         validated, issues = await run_in_threadpool(model.validate, rows)
-    metrics.request_rows.labels(model.name).observe(len(rows))
+    bound.request_rows.observe(len(rows))
     if validated is None:
-        metrics.requests.labels(model.name, model.version, "422").inc()
+        bound.invalid.inc()
         raise RequestValidationError([_feature_error(issue, rows, loc) for issue in issues])
     return validated
 
 
-def _observe(
-    metrics: ServiceMetrics, model: LoadedModel, results: list[Scored], started: float
-) -> None:
-    version = model.version
-    metrics.requests.labels(model.name, version, "200").inc()
-    metrics.latency.labels(model.name, version).observe(time.perf_counter() - started)
+def observe(bound: ModelMetrics, results: list[Scored], started: float) -> None:
+    """Count one answered request: status 200, latency, decisions."""
+    bound.ok.inc()
+    bound.latency.observe(time.perf_counter() - started)
     counts: dict[str, int] = {}
     for scored in results:
         counts[scored.action] = counts.get(scored.action, 0) + 1
     for action, count in counts.items():
-        metrics.decisions.labels(model.name, version, action).inc(count)
+        bound.decisions[action].inc(count)
 
 
 def _feature_error(

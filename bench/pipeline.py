@@ -1,0 +1,307 @@
+"""Pipeline throughput: push N synthetic claims through ingest, process and deliver.
+
+Usage::
+
+    .venv/bin/python bench/pipeline.py --records 100000
+    .venv/bin/python bench/pipeline.py --records 100000 \
+        --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Stages, per chunk of ``--chunk`` records (memory stays bounded by the chunk, not the input):
+
+- ``ingest``: ``Store.ingest`` (hashing, revision check, one insert per chunk);
+- ``process``: ``runner.process_collected`` (claim, clean, validate, label, transform and
+  the lineage events, one transaction per chunk);
+- ``deliver``: the processed records read back by id, written to a Parquet lake partitioned
+  by process and date (written to a temporary name, then renamed: a reader never sees a
+  half-written file) and upserted into a warehouse table by natural key.
+
+The lake and warehouse writers are ``rpaml_pipeline.delivery``'s (``write_part``,
+``upsert``); the bench picks the columns and reads the processed rows back itself, so the
+stage measures the writes, not the delivery run's bookkeeping.
+
+The pure steps (clean, validate, transform) are also timed alone, in memory, on the first
+chunk, so the cost of each step can be told apart from the store's.
+
+Prints records/s per stage and end to end and the peak resident memory
+(``ru_maxrss``), and writes ``bench/results/pipeline.json``. PostgreSQL runs use a fresh
+schema, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+
+from rpaml_pipeline.delivery.columns import Column
+from rpaml_pipeline.delivery.lake import lake_schema, partition_dir, write_part
+from rpaml_pipeline.delivery.warehouse import upsert, warehouse_table
+from rpaml_pipeline.process import ProcessDefinition, load_process
+from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.steps import clean, transform, validate
+from rpaml_pipeline.store import IncomingRecord, Store
+from rpaml_pipeline.store.schema import records as records_table
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCESS_FILE = ROOT / "pipeline" / "processes" / "claims_triage.yaml"
+RESULTS = ROOT / "bench" / "results" / "pipeline.json"
+
+CHANNELS = [" Web ", "PHONE", "agent", "Email  ", "e-mail"]
+CATEGORIES = ["auto", "Home", " travel", "HEALTH", "property"]
+REGIONS = ["north", "South ", "EAST", "west", "Central"]
+AMOUNTS = ["$12,345.67", "USD 1,200.00", "880.5", "4,020", "$310.00"]
+DATES = ["2026-03-14", "14/03/2026", "Mar 14, 2026"]
+
+
+def synthetic_claim(number: int) -> dict[str, Any]:
+    """A claim the way the portal shows it; one in fifty is broken (quarantined)."""
+    payload: dict[str, Any] = {
+        "claim_id": f"CLM-{number % 1_000_000:06d}",
+        "policy_number": f"POL-{(number * 7) % 1_000_000:06d}",
+        "claimant_name": "Ada Lovelace",
+        "claimant_age": str(18 + number % 70),
+        "amount": AMOUNTS[number % 5],
+        "incident_date": DATES[number % 3],
+        "reported_date": "2026-03-20",
+        "policy_start_date": "01/06/2024",
+        "channel": CHANNELS[number % 5],
+        "category": CATEGORIES[number % 5],
+        "region": REGIONS[(number // 5) % 5],
+        "prior_claims": str(number % 4),
+        "police_report": ["yes", "no", ""][number % 3],
+        "description": "Rear-ended at a junction",
+        "status": "Open",
+        "coverage_limit": "$50,000.00",
+        "annual_premium": "$1,200.00",
+        "missed_payments": str(number % 3),
+        "risk_segment": "ABCD"[number % 4],
+    }
+    if number % 50 == 7:
+        payload["policy_number"] = "PO-123456"
+    if number % 50 == 31:
+        payload["amount"] = "12,3x4"
+    if number % 10 == 3:  # history rows: a known outcome becomes a label
+        payload.update(status="Closed", closed_date="2026-04-02", outcome="Paid")
+    return payload
+
+
+def incoming(start: int, count: int) -> list[IncomingRecord]:
+    """Records ``start .. start+count`` (natural keys unique across 1e9 records)."""
+    captured = dt.datetime(2026, 3, 21, tzinfo=dt.UTC)
+    return [
+        IncomingRecord(f"BENCH-{n:09d}", synthetic_claim(n), "bench:synthetic", None, captured)
+        for n in range(start, start + count)
+    ]
+
+
+# --- delivery (rpaml_pipeline.delivery's lake and warehouse writers) ---------------------
+
+DELIVERED = (
+    Column("natural_key", "string"),
+    Column("record_id", "string"),
+    Column("revision", "integer"),
+    Column("state", "string"),
+    Column("amount", "float"),
+    Column("claimant_age", "integer"),
+    Column("channel", "string"),
+    Column("label", "integer"),
+)
+WAREHOUSE = warehouse_table("bench_claims_delivered", DELIVERED)
+
+
+def read_processed(store: Store, ids: list[str]) -> list[dict[str, Any]]:
+    """The processed rows of ``ids`` (one read per 900 ids: SQLite's parameter limit)."""
+    rows: list[dict[str, Any]] = []
+    columns = [
+        records_table.c.record_id,
+        records_table.c.natural_key,
+        records_table.c.revision,
+        records_table.c.state,
+        records_table.c.features,
+        records_table.c.label,
+    ]
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            query = select(*columns).where(records_table.c.record_id.in_(part))
+            rows.extend(dict(row) for row in conn.execute(query).mappings())
+    return rows
+
+
+def deliver(rows: list[dict[str, Any]], lake: Path, process: str, part: int, engine: Engine) -> int:
+    """Write the chunk's valid records to the Parquet lake (atomically: temporary file,
+    fsync, rename) and upsert them into the warehouse by natural key; return how many."""
+    flat = [
+        {
+            "natural_key": row["natural_key"],
+            "record_id": row["record_id"],
+            "revision": row["revision"],
+            "state": row["state"],
+            "amount": (row["features"] or {}).get("amount"),
+            "claimant_age": (row["features"] or {}).get("claimant_age"),
+            "channel": (row["features"] or {}).get("channel"),
+            "label": row["label"],
+        }
+        for row in rows
+        if row["state"] in ("validated", "labeled")
+    ]
+    frame = pl.DataFrame(flat, schema=lake_schema(DELIVERED), orient="row")
+    folder = partition_dir(lake, process, dt.date.today())
+    write_part(frame, folder, f"part-{part:06d}")
+    upsert(engine, WAREHOUSE, flat)
+    return len(flat)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def time_steps(process: ProcessDefinition, items: list[IncomingRecord]) -> dict[str, float]:
+    """Records/s of each pure step alone, in memory (no store)."""
+    payloads = [dict(item.payload) for item in items]
+    started = time.perf_counter()
+    cleaned = [clean(payload, process.cleaning)[0] for payload in payloads]
+    clean_s = time.perf_counter() - started
+    started = time.perf_counter()
+    issues = [validate(c, process.contract, raw=p) for c, p in zip(cleaned, payloads, strict=True)]
+    validate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for record, problems in zip(cleaned, issues, strict=True):
+        if not problems:
+            transform(record, process.transform)
+    transform_s = time.perf_counter() - started
+    n = len(items)
+    return {
+        "clean": n / clean_s,
+        "validate": n / validate_s,
+        "transform": n / transform_s,
+    }
+
+
+def chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, total, size):
+        yield start, min(size, total - start)
+
+
+def run(total: int, chunk: int, store_url: str, workdir: Path) -> dict[str, Any]:
+    process = load_process(PROCESS_FILE).model_copy(update={"enrichment": None})
+    store = Store.connect(store_url)
+    warehouse_engine = store.engine
+    lake = workdir / "lake"
+    elapsed = {"ingest": 0.0, "process": 0.0, "deliver": 0.0}
+    counts = {"validated": 0, "labeled": 0, "quarantined": 0, "delivered": 0}
+    step_rates: dict[str, float] = {}
+    collect_run = store.start_run(process.name, "collect", "bench")
+    process_run = store.start_run(process.name, "process")
+    wall = time.perf_counter()
+    for part, (start, count) in enumerate(chunks(total, chunk)):
+        items = incoming(start, count)
+        if not step_rates:
+            step_rates = time_steps(process, items)
+        started = time.perf_counter()
+        ids = store.ingest(process.name, items, run_id=collect_run).record_ids
+        elapsed["ingest"] += time.perf_counter() - started
+        del items
+        started = time.perf_counter()
+        summary = process_collected(store, process, process_run, chunk_size=chunk)
+        elapsed["process"] += time.perf_counter() - started
+        counts["validated"] += summary.validated
+        counts["labeled"] += summary.labeled
+        counts["quarantined"] += summary.quarantined
+        started = time.perf_counter()
+        rows = read_processed(store, ids)
+        counts["delivered"] += deliver(rows, lake, process.name, part, warehouse_engine)
+        elapsed["deliver"] += time.perf_counter() - started
+        print(
+            f"  {start + count:>9,} records  "
+            f"{(start + count) / (time.perf_counter() - wall):>9,.0f} rec/s so far",
+            file=sys.stderr,
+        )
+    end_to_end = time.perf_counter() - wall
+    store.finish_run(collect_run, "succeeded")
+    store.finish_run(process_run, "succeeded")
+    store.close()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "records": total,
+        "chunk": chunk,
+        "dialect": store.dialect,
+        "seconds": {**elapsed, "end_to_end": end_to_end},
+        "records_per_second": {
+            **{stage: total / seconds for stage, seconds in elapsed.items()},
+            "end_to_end": total / end_to_end,
+        },
+        "pure_steps_records_per_second": step_rates,
+        "counts": counts,
+        "peak_memory_mib": peak_kib / 1024,
+    }
+
+
+def _pg_schema_url(base: str) -> tuple[str, str]:
+    schema = f"rpaml_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    admin.dispose()
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_pg_schema(base: str, schema: str) -> None:
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=5_000)
+    parser.add_argument(
+        "--store-url", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="rpaml-bench-") as tmp:
+        workdir = Path(tmp)
+        schema = None
+        url = args.store_url or f"sqlite:///{workdir / 'rpaml.db'}"
+        if url.startswith("postgresql"):
+            url, schema = _pg_schema_url(args.store_url)
+        try:
+            result = run(args.records, args.chunk, url, workdir)
+        finally:
+            if schema is not None:
+                _drop_pg_schema(args.store_url, schema)
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    result["command"] = " ".join(["bench/pipeline.py", *(argv or sys.argv[1:])])
+    rates = result["records_per_second"]
+    print(f"pipeline bench: {args.records:,} records on {result['dialect']}, chunk {args.chunk:,}")
+    for stage in ("ingest", "process", "deliver", "end_to_end"):
+        print(f"  {stage:<11} {rates[stage]:>10,.0f} records/s  ({result['seconds'][stage]:.1f} s)")
+    for step, rate in result["pure_steps_records_per_second"].items():
+        print(f"  step {step:<9} {rate:>10,.0f} records/s (in memory, first chunk)")
+    print(f"  counts      {result['counts']}")
+    print(f"  peak memory {result['peak_memory_mib']:.0f} MiB (ru_maxrss)")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"  written to  {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

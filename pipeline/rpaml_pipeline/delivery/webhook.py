@@ -1,0 +1,66 @@
+"""Deliver rows to a webhook: JSON POSTs in batches, retried with exponential backoff.
+
+A batch is retried on connection errors, HTTP 429 and 5xx, waiting ``backoff_seconds *
+2**(attempt - 1)`` between attempts (or the ``Retry-After`` seconds the server asks for,
+if longer); any other 4xx is final. Each batch carries an ``Idempotency-Key`` header (the
+hash of its rows), so a receiver can drop a batch it already took when a retry follows a
+lost answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from rpaml_pipeline.canonical import sha256_hex, to_jsonable
+from rpaml_pipeline.errors import DeliveryError
+
+
+def post_batch(
+    client: httpx.Client,
+    url: str,
+    body: dict[str, Any],
+    *,
+    retries: int,
+    backoff_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """POST ``body`` until it is accepted; return the number of attempts it took.
+
+    Raises :class:`DeliveryError` with the last failure when every attempt failed.
+    """
+    payload = to_jsonable(body)
+    key = sha256_hex(payload)
+    last = ""
+    for attempt in range(1, retries + 2):
+        try:
+            response = client.post(url, json=payload, headers={"Idempotency-Key": key})
+        except httpx.HTTPError as exc:
+            last, wait = f"{type(exc).__name__}: {exc}", 0.0
+        else:
+            if response.status_code < 300:
+                return attempt
+            last = f"HTTP {response.status_code}"
+            if response.status_code < 500 and response.status_code != 429:
+                raise DeliveryError(f"webhook {url} refused the batch: {last}")
+            wait = _retry_after(response)
+        if attempt <= retries:
+            sleep(max(wait, backoff_seconds * 2 ** (attempt - 1)))
+    raise DeliveryError(
+        f"webhook {url} did not take the batch after {retries + 1} attempts: {last}"
+    )
+
+
+def batches(rows: Sequence[dict[str, Any]], size: int) -> list[Sequence[dict[str, Any]]]:
+    """``rows`` cut into batches of at most ``size``."""
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", "0")), 60.0)
+    except ValueError:
+        return 0.0

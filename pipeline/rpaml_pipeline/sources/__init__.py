@@ -1,0 +1,21 @@
+"""Sources besides robots, declared in the process file's ``sources:`` section.
+
+An inbox folder (CSV, Excel, JSON lines, PDF text through RPA.PDF), a SQL query against any
+SQLAlchemy URL and an HTTP JSON endpoint. Each produces records with the same lineage fields
+as robot records, through :meth:`rpaml_pipeline.store.Store.ingest`; run them with
+:func:`ingest_sources` (``rpaml ingest``).
+"""
+
+from rpaml_pipeline.sources.inbox import FileOutcome, inbox_files, take_inbox
+from rpaml_pipeline.sources.ingest import SourceReport, ingest_sources
+from rpaml_pipeline.sources.rows import SourceRow, snake_case
+
+__all__ = [
+    "FileOutcome",
+    "SourceReport",
+    "SourceRow",
+    "inbox_files",
+    "ingest_sources",
+    "snake_case",
+    "take_inbox",
+]

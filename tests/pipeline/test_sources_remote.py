@@ -1,0 +1,142 @@
+"""SQL and HTTP sources: rows from any SQLAlchemy URL and a real loopback JSON endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pipeline_claims import PROCESS_FILE, claim
+from sqlalchemy import create_engine, text
+
+from rpaml_pipeline.lineage import OpenLineageEmitter
+from rpaml_pipeline.process import ProcessDefinition, parse_process
+from rpaml_pipeline.sources import ingest_sources
+from rpaml_pipeline.store import Store, raw_hash
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "openlineage" / "OpenLineage.json"
+
+
+def with_sources(sources: list[dict[str, Any]]) -> ProcessDefinition:
+    data = yaml.safe_load(PROCESS_FILE.read_text(encoding="utf-8"))
+    data.pop("enrichment", None)
+    data["sources"] = sources
+    return parse_process(yaml.safe_dump(data), PROCESS_FILE)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    """``/claims`` answers claims under ``data.items``; ``/down`` answers 503."""
+    body = json.dumps({"data": {"items": [claim(21), claim(22), {"claimId": ""}]}}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/claims":
+                self.send_response(503)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sql_source_stages_query_rows(store: Store, tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'claims-system.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE claims (ref TEXT, amount TEXT, claimant_age INTEGER)"))
+        conn.execute(
+            text("INSERT INTO claims VALUES ('CLM-000031', '$10.00', 40), ('CLM-000032', '5', 51)")
+        )
+    engine.dispose()
+    process = with_sources(
+        [
+            {
+                "name": "claims_system",
+                "kind": "sql",
+                "url": "sqlite:///{data_dir}/claims-system.db",
+                "query": "SELECT ref, amount, claimant_age FROM claims ORDER BY ref",
+                "fields": {"claim_id": "ref"},
+            }
+        ]
+    )
+    emitter = OpenLineageEmitter.for_data_dir(tmp_path)
+    [report] = ingest_sources(store, process, data_dir=tmp_path, emitter=emitter)
+    assert report.status == "succeeded" and report.new == 2, report
+    record = store.latest(process.name, "CLM-000032")
+    assert record is not None
+    assert record.source == "sql:claims_system"
+    assert record.raw == {"claim_id": "CLM-000032", "amount": "5", "claimant_age": "51"}
+    assert record.raw_hash == raw_hash(record.raw)
+    location = record.source_location or ""
+    assert "claims-system.db" in location and "SELECT ref, amount" in location
+    assert location.endswith("| row 2")
+    [again] = ingest_sources(store, process, data_dir=tmp_path)
+    assert again.unchanged == 2 and again.new == 0
+    # The ingest run's OpenLineage events: START and COMPLETE, valid against spec 2-0-2.
+    events = [json.loads(line) for line in emitter.path.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert events[1]["job"]["name"] == "claims_triage.ingest.claims_system"
+    assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2
+    assert "claims-system.db" in events[0]["inputs"][0]["name"]
+    jsonschema = pytest.importorskip("jsonschema")
+    if SPEC.exists():
+        schema = json.loads(SPEC.read_text(encoding="utf-8"))
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": "#/$defs/RunEvent", "$defs": schema["$defs"]}
+        )
+        for event in events:
+            assert not list(validator.iter_errors(event))
+
+
+def test_http_source_and_a_failing_source_does_not_stop_the_others(
+    store: Store, tmp_path: Path, endpoint: str
+) -> None:
+    process = with_sources(
+        [
+            {"name": "down", "kind": "http", "url": f"{endpoint}/down", "timeout_seconds": 5.0},
+            {
+                "name": "partner_api",
+                "kind": "http",
+                "url": f"{endpoint}/claims",
+                "records_path": "data.items",
+            },
+            {
+                "name": "bad_sql",
+                "kind": "sql",
+                "url": "sqlite:///{data_dir}/nothing.db",
+                "query": "SELECT * FROM no_such_table",
+            },
+        ]
+    )
+    down, partner, bad_sql = ingest_sources(store, process, data_dir=tmp_path)
+    assert down.status == "failed" and "HTTP 503" in (down.error or "")
+    assert store.get_run(down.run_id).status == "failed"
+    assert bad_sql.status == "failed" and "no_such_table" in (bad_sql.error or "")
+    assert partner.status == "succeeded" and partner.new == 2
+    assert len(partner.rejected) == 1 and "#/data/items/2" in partner.rejected[0]
+    record = store.latest(process.name, "CLM-000021")
+    assert record is not None
+    assert record.source == "http:partner_api"
+    assert record.source_location == f"{endpoint}/claims#/data/items/0"
+    assert record.raw["amount"] == claim(21)["amount"]
+    [only] = ingest_sources(store, process, data_dir=tmp_path, names=["partner_api"])
+    assert only.unchanged == 2

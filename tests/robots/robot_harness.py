@@ -1,0 +1,184 @@
+"""Running a real portal and Robot suites from pytest (a module with its own name, so
+test modules can import it): a portal subprocess, a store and a robot runner."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from robot.api import ExecutionResult
+
+from rpaml_pipeline.store import Store, StoredRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCEPTANCE = ROOT / "tests" / "robot"
+TASKS = ROOT / "robots" / "tasks"
+PROCESS = "claims_triage"
+PROCESS_FILE = ROOT / "pipeline" / "processes" / "claims_triage.yaml"
+
+
+@dataclass(frozen=True)
+class RunningPortal:
+    url: str
+    admin_token: str
+    username: str
+    password: str
+
+    def admin(self, path: str) -> Any:
+        response = httpx.get(
+            f"{self.url}/admin/{path}", headers={"X-Admin-Token": self.admin_token}, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def switch(self, **values: object) -> dict[str, Any]:
+        response = httpx.put(
+            f"{self.url}/admin/switches",
+            json=values,
+            headers={"X-Admin-Token": self.admin_token},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def actions(self) -> list[dict[str, Any]]:
+        return list(self.admin("actions"))
+
+    def open_claims(self) -> set[str]:
+        return {
+            claim["claim_id"]
+            for claim in self.admin("claims")
+            if claim["status"] == "open" and not claim["hidden"]
+        }
+
+
+@contextmanager
+def running_portal(workdir: Path, *arguments: str) -> Iterator[RunningPortal]:
+    """``python -m rpaml_sandbox.portal`` on a free port with fresh secrets."""
+    password = secrets.token_urlsafe(12)
+    admin_token = secrets.token_urlsafe(12)
+    ready = workdir / "portal.url"
+    env = {
+        **os.environ,
+        "RPAML_PORTAL_PASSWORD": password,
+        "RPAML_PORTAL_ADMIN_TOKEN": admin_token,
+        "RPAML_PORTAL_SESSION_SECRET": secrets.token_urlsafe(24),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "rpaml_sandbox.portal",
+        "--db",
+        str(workdir / "portal.db"),
+        "--port",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--log-level",
+        "warning",
+        *arguments,
+    ]
+    with (workdir / "portal.log").open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not (ready.exists() and ready.read_text().strip()):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(
+                        f"portal did not start:\n{(workdir / 'portal.log').read_text()}"
+                    )
+                time.sleep(0.1)
+            url = ready.read_text().strip().rstrip("/")
+            yield RunningPortal(url, admin_token, "clerk", password)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass(frozen=True)
+class RobotRun:
+    return_code: int
+    output_dir: Path
+
+    @property
+    def result(self) -> Any:
+        return ExecutionResult(str(self.output_dir / "output.xml"))
+
+    def messages(self) -> str:
+        return "\n".join(
+            f"{test.name}: {test.status}: {test.message}" for test in self.result.suite.all_tests
+        )
+
+    def screenshots(self) -> int:
+        """How many screenshots were embedded in the log."""
+        output = (self.output_dir / "output.xml").read_text(errors="replace")
+        return output.count("robot-seleniumlibrary-screenshot")
+
+
+def run_robot(
+    suite: Path,
+    output_dir: Path,
+    portal: RunningPortal,
+    store_url: str,
+    data_dir: Path,
+    options: Sequence[str] = (),
+    **extra_env: str,
+) -> RobotRun:
+    """Run one suite in a child process and check that no secret reached its output."""
+    env = {
+        **os.environ,
+        "SE_OFFLINE": "true",
+        "RPAML_PORTAL_URL": portal.url,
+        "RPAML_PORTAL_USERNAME": portal.username,
+        "RPAML_PORTAL_PASSWORD": portal.password,
+        "RPAML_STORE_URL": store_url,
+        "RPAML_PROCESS_FILE": str(PROCESS_FILE),
+        "RPAML_DATA_DIR": str(data_dir),
+        **extra_env,
+    }
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--outputdir",
+            str(output_dir),
+            "--consolecolors",
+            "off",
+            *options,
+            str(suite),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "console.txt").write_text(completed.stdout + completed.stderr)
+    for artefact in ("output.xml", "log.html", "console.txt"):
+        text = (output_dir / artefact).read_text(errors="replace")
+        assert portal.password not in text, f"password leaked into {artefact}"
+    return RobotRun(completed.returncode, output_dir)
+
+
+def records_of(store: Store, source: str | None = None) -> list[StoredRecord]:
+    found: list[StoredRecord] = []
+    for chunk in store.iter_records(PROCESS):
+        found.extend(record for record in chunk if source is None or record.source == source)
+    return found
