@@ -1,4 +1,4 @@
-"""OpenLineage run events validate against the 2-0-2 JSON schema shipped in shared/spec."""
+"""OpenLineage run events validate against the 2-0-2 JSON schema (tests/support/openlineage)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ from typing import Any
 
 import pytest
 
+from openlineage_spec import SPEC
 from rpaml_pipeline.errors import LineageError
 from rpaml_pipeline.lineage import SCHEMA_URL, Dataset, OpenLineageEmitter, run_uuid
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "openlineage" / "OpenLineage.json"
-
 
 def _validator() -> Any:
-    jsonschema = pytest.importorskip("jsonschema")
-    if not SPEC.exists():
-        pytest.skip(f"OpenLineage spec not found at {SPEC}")
+    import jsonschema
+
     schema = json.loads(SPEC.read_text(encoding="utf-8"))
     run_event = {"$ref": "#/$defs/RunEvent", "$defs": schema["$defs"]}
     validator_cls = jsonschema.validators.validator_for(schema)

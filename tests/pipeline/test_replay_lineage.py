@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 from pipeline_claims import PROCESS_FILE, claim, history_row
 
+from openlineage_spec import SPEC_DIR
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.errors import ReplayError
 from rpaml_pipeline.lineage import OpenLineageEmitter
@@ -20,7 +21,6 @@ from rpaml_pipeline.replay import replay_run
 from rpaml_pipeline.runner import process_collected
 from rpaml_pipeline.store import IncomingRecord, Store
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "spec" / "openlineage"
 PROCESS = "claims_triage"
 
 
