@@ -4,6 +4,7 @@ test modules can import it): a portal subprocess, a store and a robot runner."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -52,6 +53,22 @@ class RunningPortal:
 
     def actions(self) -> list[dict[str, Any]]:
         return list(self.admin("actions"))
+
+    def decide_as_a_person(self, claim_id: str, action: str) -> None:
+        """A clerk decides a claim by hand, through the same pages as the robot."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            login = client.post(
+                "/login", data={"username": self.username, "password": self.password}
+            )
+            assert login.status_code == 303, login.text
+            page = client.post(f"/claims/{claim_id}/decision", data={"action": action})
+            token = re.search(r'name="token" value="([^"]+)"', page.text)
+            assert token, page.text
+            confirmed = client.post(
+                f"/claims/{claim_id}/decision/confirm",
+                data={"action": action, "token": token.group(1)},
+            )
+            assert confirmed.status_code == 303, confirmed.text
 
     def open_claims(self) -> set[str]:
         return {
@@ -150,6 +167,8 @@ def run_robot(
         "RPAML_DATA_DIR": str(data_dir),
         **extra_env,
     }
+    # An empty value stands for "not set" (e.g. no credentials in the environment).
+    env = {key: value for key, value in env.items() if value != ""}
     completed = subprocess.run(
         [
             sys.executable,

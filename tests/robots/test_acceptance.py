@@ -7,85 +7,32 @@ checks the Robot output, the portal's own record of actions (/admin/actions) and
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from robot.api import ExecutionResult
+from robot_harness import (
+    ACCEPTANCE,
+    PROCESS,
+    TASKS,
+    RobotRun,
+    RunningPortal,
+    records_of,
+    running_portal,
+)
+from robot_harness import run_robot as harness_run_robot
 
-from rpaml_pipeline.store import IncomingRecord, RecordState, Store, StoredRecord, Transition
+from rpaml_pipeline.store import IncomingRecord, RecordState, Store, Transition
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-ACCEPTANCE = ROOT / "tests" / "robot"
-TASKS = ROOT / "robots" / "tasks"
-PROCESS = "claims_triage"
 OPEN_CLAIMS = 40
 CLOSED_CLAIMS = 60
 LATE_ARRIVALS = 5
 UNKNOWN_CLAIM = "CLM-999999"
-
-
-@dataclass(frozen=True)
-class Portal:
-    url: str
-    admin_token: str
-    username: str
-    password: str
-
-    def admin(self, path: str) -> Any:
-        response = httpx.get(
-            f"{self.url}/admin/{path}", headers={"X-Admin-Token": self.admin_token}, timeout=10
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def actions(self) -> list[dict[str, Any]]:
-        return list(self.admin("actions"))
-
-    def decide_as_a_person(self, claim_id: str, action: str) -> None:
-        """A clerk decides a claim by hand, through the same pages as the robot."""
-        with httpx.Client(base_url=self.url, timeout=10) as client:
-            login = client.post(
-                "/login", data={"username": self.username, "password": self.password}
-            )
-            assert login.status_code == 303, login.text
-            page = client.post(f"/claims/{claim_id}/decision", data={"action": action})
-            token = re.search(r'name="token" value="([^"]+)"', page.text)
-            assert token, page.text
-            confirmed = client.post(
-                f"/claims/{claim_id}/decision/confirm",
-                data={"action": action, "token": token.group(1)},
-            )
-            assert confirmed.status_code == 303, confirmed.text
-
-
-@dataclass(frozen=True)
-class RobotRun:
-    return_code: int
-    seconds: float
-    output_dir: Path
-
-    @property
-    def result(self) -> Any:
-        return ExecutionResult(str(self.output_dir / "output.xml"))
-
-    def messages(self) -> list[str]:
-        found: list[str] = []
-        for test in self.result.suite.all_tests:
-            found.append(f"{test.name}: {test.status}: {test.message}")
-        return found
 
 
 def free_port() -> int:
@@ -100,58 +47,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def portal(workdir: Path) -> Iterator[Portal]:
-    password = secrets.token_urlsafe(12)
-    admin_token = secrets.token_urlsafe(12)
-    ready = workdir / "portal.url"
-    env = {
-        **os.environ,
-        "RPAML_PORTAL_PASSWORD": password,
-        "RPAML_PORTAL_ADMIN_TOKEN": admin_token,
-        "RPAML_PORTAL_SESSION_SECRET": secrets.token_urlsafe(24),
-    }
-    log = (workdir / "portal.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rpaml_sandbox.portal",
-            "--db",
-            str(workdir / "portal.db"),
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--open-claims",
-            str(OPEN_CLAIMS),
-            "--closed-claims",
-            str(CLOSED_CLAIMS),
-            "--late-arrivals",
-            str(LATE_ARRIVALS),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (ready.exists() and ready.read_text().strip()):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"portal did not start:\n{(workdir / 'portal.log').read_text()}")
-            time.sleep(0.1)
-        url = ready.read_text().strip().rstrip("/")
-        yield Portal(url=url, admin_token=admin_token, username="clerk", password=password)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+def portal(workdir: Path) -> Iterator[RunningPortal]:
+    with running_portal(
+        workdir,
+        "--open-claims",
+        str(OPEN_CLAIMS),
+        "--closed-claims",
+        str(CLOSED_CLAIMS),
+        "--late-arrivals",
+        str(LATE_ARRIVALS),
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +72,7 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="module")
-def secrets_file(workdir: Path, portal: Portal) -> Path:
+def secrets_file(workdir: Path, portal: RunningPortal) -> Path:
     path = workdir / "secrets.env"
     path.write_text(
         f"RPAML_PORTAL_USERNAME={portal.username}\nRPAML_PORTAL_PASSWORD={portal.password}\n"
@@ -176,66 +82,22 @@ def secrets_file(workdir: Path, portal: Portal) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run_robot(workdir: Path, portal: Portal, store_url: str) -> Iterator[Any]:
-    runs: list[RobotRun] = []
-
+def run_robot(workdir: Path, portal: RunningPortal, store_url: str) -> Iterator[Any]:
     def run(suite: Path, name: str, **extra_env: str) -> RobotRun:
-        output_dir = workdir / "robot" / name
-        env = {
-            **os.environ,
-            "SE_OFFLINE": "true",
-            "RPAML_PORTAL_URL": portal.url,
-            "RPAML_PORTAL_USERNAME": portal.username,
-            "RPAML_PORTAL_PASSWORD": portal.password,
-            "RPAML_STORE_URL": store_url,
-            "RPAML_PROCESS_FILE": str(ROOT / "pipeline" / "processes" / "claims_triage.yaml"),
-            "RPAML_DATA_DIR": str(workdir / "data"),
-            "RPAML_ACCEPTANCE_CLOSED_CLAIMS": str(CLOSED_CLAIMS),
+        return harness_run_robot(
+            suite,
+            workdir / "robot" / name,
+            portal,
+            store_url,
+            workdir / "data",
+            RPAML_ACCEPTANCE_CLOSED_CLAIMS=str(CLOSED_CLAIMS),
             **extra_env,
-        }
-        for key in [key for key, value in env.items() if value == ""]:
-            del env[key]  # an empty value stands for "not set"
-        started = time.monotonic()
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "robot",
-                "--outputdir",
-                str(output_dir),
-                "--consolecolors",
-                "off",
-                str(suite),
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
         )
-        seconds = time.monotonic() - started
-        (output_dir / "console.txt").write_text(completed.stdout + completed.stderr)
-        robot_run = RobotRun(completed.returncode, seconds, output_dir)
-        runs.append(robot_run)
-        print(f"\n[robot] {name}: rc={completed.returncode} in {seconds:.1f} s")
-        # Secrets never reach Robot's output, whatever happened.
-        for artefact in ("output.xml", "log.html", "console.txt"):
-            text = (output_dir / artefact).read_text(errors="replace")
-            assert portal.password not in text, f"password leaked into {name}/{artefact}"
-        return robot_run
 
     yield run
 
 
-def records_of(store: Store, source: str | None = None) -> list[StoredRecord]:
-    found: list[StoredRecord] = []
-    for chunk in store.iter_records(PROCESS):
-        found.extend(record for record in chunk if source is None or record.source == source)
-    return found
-
-
-def open_claims(portal: Portal, *, visible_only: bool = True) -> set[str]:
+def open_claims(portal: RunningPortal, *, visible_only: bool = True) -> set[str]:
     return {
         claim["claim_id"]
         for claim in portal.admin("claims")
@@ -243,10 +105,12 @@ def open_claims(portal: Portal, *, visible_only: bool = True) -> set[str]:
     }
 
 
-def test_collect_stages_every_open_claim_once(portal: Portal, store: Store, run_robot: Any) -> None:
+def test_collect_stages_every_open_claim_once(
+    portal: RunningPortal, store: Store, run_robot: Any
+) -> None:
     visible_at_start = open_claims(portal)
     run = run_robot(ACCEPTANCE / "collect_claims.robot", "collect", RPAML_CLAIMS_PER_PAGE="10")
-    assert run.return_code == 0, "\n".join(run.messages())
+    assert run.return_code == 0, run.messages()
 
     staged = records_of(store, "robot:collect_claims")
     keys = [record.natural_key for record in staged]
@@ -268,10 +132,10 @@ def test_collect_stages_every_open_claim_once(portal: Portal, store: Store, run_
 
 
 def test_history_stages_one_record_per_closed_claim(
-    portal: Portal, store: Store, run_robot: Any
+    portal: RunningPortal, store: Store, run_robot: Any
 ) -> None:
     run = run_robot(ACCEPTANCE / "download_history.robot", "history")
-    assert run.return_code == 0, "\n".join(run.messages())
+    assert run.return_code == 0, run.messages()
 
     closed = {claim["claim_id"] for claim in portal.admin("claims") if claim["status"] == "closed"}
     staged = records_of(store, "robot:download_history")
@@ -319,7 +183,7 @@ def _decide(store: Store, decisions: Mapping[str, str]) -> dict[str, str]:
 
 
 def test_apply_decisions_acts_once_and_stores_receipts(
-    portal: Portal, store: Store, run_robot: Any, secrets_file: Path
+    portal: RunningPortal, store: Store, run_robot: Any, secrets_file: Path
 ) -> None:
     collected = sorted(record.natural_key for record in records_of(store, "robot:collect_claims"))
     approve, escalate, reject, decided_by_hand = collected[:4]
@@ -337,7 +201,7 @@ def test_apply_decisions_acts_once_and_stores_receipts(
         RPAML_PORTAL_PASSWORD="",
         RPAML_SECRETS_FILE=str(secrets_file),
     )
-    assert run.return_code == 0, "\n".join(run.messages())
+    assert run.return_code == 0, run.messages()
 
     actions = portal.actions()
     assert len(actions) == actions_before + len(wanted)
@@ -376,7 +240,7 @@ def test_portal_down_fails_the_run_and_keeps_the_store(store: Store, run_robot: 
     before = store.counts()
     run = run_robot(TASKS / "collect_claims.robot", "portal-down", RPAML_PORTAL_URL=dead_url)
     assert run.return_code != 0
-    message = "\n".join(run.messages())
+    message = run.messages()
     assert "ApplicationError" in message
     assert f"{dead_url}/login" in message and "refused" in message
     assert store.counts() == before
