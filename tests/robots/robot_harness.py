@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from robot.api import ExecutionResult
 
-from rpaml_pipeline.store import Store, StoredRecord
+from rpaml_pipeline.store import IncomingRecord, RecordState, Store, StoredRecord, Transition
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCEPTANCE = ROOT / "tests" / "robot"
@@ -201,3 +201,39 @@ def records_of(store: Store, source: str | None = None) -> list[StoredRecord]:
     for chunk in store.iter_records(PROCESS):
         found.extend(record for record in chunk if source is None or record.source == source)
     return found
+
+
+def decide(store: Store, decisions: Mapping[str, str]) -> dict[str, str]:
+    """Put records in ``decided`` as the scoring step would; returns claim -> record id."""
+    run_id = store.start_run(process=PROCESS, kind="score", robot=None)
+    latest = {record.natural_key: record for record in records_of(store)}
+    missing = [key for key in decisions if key not in latest]
+    if missing:
+        result = store.ingest(
+            PROCESS,
+            [
+                IncomingRecord(natural_key=key, payload={"claim_id": key}, source="test:harness")
+                for key in missing
+            ],
+            run_id=run_id,
+        )
+        latest.update(
+            {
+                key: store.get_record(rid)
+                for key, rid in zip(missing, result.record_ids, strict=True)
+            }
+        )
+    report = store.transition_many(
+        [
+            Transition(
+                record_id=latest[key].record_id,
+                to_state=RecordState.DECIDED,
+                values={"decision": action},
+            )
+            for key, action in decisions.items()
+        ],
+        run_id=run_id,
+    )
+    assert report.lost == []
+    store.finish_run(run_id, status="succeeded")
+    return {key: latest[key].record_id for key in decisions}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,13 @@ from robot_harness import (
     TASKS,
     RobotRun,
     RunningPortal,
+    decide,
     records_of,
     running_portal,
 )
 from robot_harness import run_robot as harness_run_robot
 
-from rpaml_pipeline.store import IncomingRecord, RecordState, Store, Transition
+from rpaml_pipeline.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -146,49 +147,13 @@ def test_history_stages_one_record_per_closed_claim(
     assert all("/export/closed-claims.xlsx" in (record.source_location or "") for record in staged)
 
 
-def _decide(store: Store, decisions: Mapping[str, str]) -> dict[str, str]:
-    """Put records in ``decided`` as the scoring step would; returns claim -> record id."""
-    run_id = store.start_run(process=PROCESS, kind="score", robot=None)
-    latest = {record.natural_key: record for record in records_of(store)}
-    missing = [key for key in decisions if key not in latest]
-    if missing:
-        result = store.ingest(
-            PROCESS,
-            [
-                IncomingRecord(natural_key=key, payload={"claim_id": key}, source="test:acceptance")
-                for key in missing
-            ],
-            run_id=run_id,
-        )
-        latest.update(
-            {
-                key: store.get_record(rid)
-                for key, rid in zip(missing, result.record_ids, strict=True)
-            }
-        )
-    report = store.transition_many(
-        [
-            Transition(
-                record_id=latest[key].record_id,
-                to_state=RecordState.DECIDED,
-                values={"decision": action},
-            )
-            for key, action in decisions.items()
-        ],
-        run_id=run_id,
-    )
-    assert report.lost == []
-    store.finish_run(run_id, status="succeeded")
-    return {key: latest[key].record_id for key in decisions}
-
-
 def test_apply_decisions_acts_once_and_stores_receipts(
     portal: RunningPortal, store: Store, run_robot: Any, secrets_file: Path
 ) -> None:
     collected = sorted(record.natural_key for record in records_of(store, "robot:collect_claims"))
     approve, escalate, reject, decided_by_hand = collected[:4]
     wanted = {approve: "approve", escalate: "escalate", reject: "reject"}
-    record_ids = _decide(store, {**wanted, decided_by_hand: "approve", UNKNOWN_CLAIM: "approve"})
+    record_ids = decide(store, {**wanted, decided_by_hand: "approve", UNKNOWN_CLAIM: "approve"})
     # A clerk rejects one claim by hand before the robot runs: the robot must not act again.
     portal.decide_as_a_person(decided_by_hand, "reject")
     actions_before = len(portal.actions())

@@ -19,6 +19,7 @@ from robot_harness import (
     TASKS,
     RobotRun,
     RunningPortal,
+    decide,
     records_of,
     run_robot,
     running_portal,
@@ -26,7 +27,7 @@ from robot_harness import (
 
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.runner import process_collected
-from rpaml_pipeline.store import RecordState, Store, Transition
+from rpaml_pipeline.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -106,33 +107,13 @@ def test_every_claim_is_collected_once_from_a_flaky_portal(
     assert run.screenshots(), "no screenshot of the failed pages in the log"
 
 
-def _decide(store: Store, decisions: dict[str, str]) -> dict[str, str]:
-    """Put collected records in ``decided`` as the scoring step would."""
-    run_id = store.start_run(process=PROCESS, kind="score", robot=None)
-    latest = {record.natural_key: record for record in records_of(store)}
-    report = store.transition_many(
-        [
-            Transition(
-                record_id=latest[key].record_id,
-                to_state=RecordState.DECIDED,
-                values={"decision": action},
-            )
-            for key, action in decisions.items()
-        ],
-        run_id=run_id,
-    )
-    assert report.lost == []
-    store.finish_run(run_id, status="succeeded")
-    return {key: latest[key].record_id for key in decisions}
-
-
 def test_every_decision_is_applied_exactly_once_on_a_flaky_portal(
     portal: RunningPortal, store: Store, store_url: str, workdir: Path
 ) -> None:
     collected = sorted(record.natural_key for record in records_of(store, "robot:collect_claims"))
     actions = ("approve", "escalate", "reject")
     decisions = {claim: actions[index % 3] for index, claim in enumerate(collected[:30])}
-    record_ids = _decide(store, decisions)
+    record_ids = decide(store, decisions)
     before = portal.actions()
     assert before == []
 
