@@ -52,7 +52,7 @@ from rpaml_pipeline.delivery.lake import lake_schema, partition_dir, write_part
 from rpaml_pipeline.delivery.warehouse import upsert, warehouse_table
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.runner import process_collected
-from rpaml_pipeline.steps import clean, transform, validate
+from rpaml_pipeline.steps import Cleaner, transform, validate
 from rpaml_pipeline.store import IncomingRecord, Store
 from rpaml_pipeline.store.schema import records as records_table
 
@@ -173,7 +173,8 @@ def time_steps(process: ProcessDefinition, items: list[IncomingRecord]) -> dict[
     """Records/s of each pure step alone, in memory (no store)."""
     payloads = [dict(item.payload) for item in items]
     started = time.perf_counter()
-    cleaned = [clean(payload, process.cleaning)[0] for payload in payloads]
+    cleaner = Cleaner(process.cleaning)
+    cleaned = [cleaner.clean(payload)[0] for payload in payloads]
     clean_s = time.perf_counter() - started
     started = time.perf_counter()
     issues = [validate(c, process.contract, raw=p) for c, p in zip(cleaned, payloads, strict=True)]

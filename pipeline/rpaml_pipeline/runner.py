@@ -54,7 +54,7 @@ from rpaml_pipeline.quality.drift import (
     merge_profiles,
     profile_records,
 )
-from rpaml_pipeline.steps.clean import Unparsed, clean, clean_step
+from rpaml_pipeline.steps.clean import Cleaner, Unparsed, clean_step
 from rpaml_pipeline.steps.contract_schema import ContractSchema
 from rpaml_pipeline.steps.identity import StepInfo
 from rpaml_pipeline.steps.label import label, label_step, weak_label, weak_label_step
@@ -102,12 +102,14 @@ class ProcessSummary:
 
 @dataclass(frozen=True)
 class PipelineSteps:
-    """The step identities of one process definition (computed once per run)."""
+    """The step identities of one process definition, and its compiled cleaner (built once
+    per run: the cleaner remembers what repeated values cleaned to)."""
 
     clean: StepInfo
     validate: StepInfo
     label: StepInfo | None
     transform: StepInfo
+    cleaner: Cleaner = field(compare=False)
     weak_label: StepInfo | None = None
 
     @classmethod
@@ -119,6 +121,7 @@ class PipelineSteps:
             label=label_step(process.labeling) if process.labeling is not None else None,
             transform=transform_step(process.transform),
             weak_label=weak_label_step(process.weak_labels) if process.weak_labels else None,
+            cleaner=Cleaner(process.cleaning),
         )
 
 
@@ -384,7 +387,7 @@ def _prepare(
     prepared = _Prepared(record)
     try:
         raw, enriched = merged_raw(record, process, enrichment)
-        cleaned, notes = clean(raw, process.cleaning)
+        cleaned, notes = steps.cleaner.clean(raw)
         clean_detail: dict[str, Any] = {"notes": [str(note) for note in notes]}
         if enriched is not None:
             clean_detail["enrichment"] = enriched
@@ -471,7 +474,7 @@ def _finish(
             )
     except Exception as exc:  # a step bug must not stop the run or lose the record
         return _internal_error(record, events, current, exc)
-    values: dict[str, Any] = {"data": _storable(cleaned), "features": to_jsonable(features)}
+    values: dict[str, Any] = {"data": _storable(cleaned), "features": features}
     to_state = RecordState.VALIDATED
     if labeled is not None:
         to_state = RecordState.LABELED
@@ -519,8 +522,8 @@ def _event(step: StepInfo, detail: Mapping[str, Any]) -> StepEvent:
 
 
 def _storable(cleaned: Mapping[str, Any]) -> dict[str, Any]:
-    """Cleaned values as JSON (dates as ISO text); an unparsed value keeps its raw text."""
+    """Cleaned values to store: an unparsed value keeps its raw text. (The store makes
+    them JSON, dates as ISO text.)"""
     return {
-        key: to_jsonable(value.raw if isinstance(value, Unparsed) else value)
-        for key, value in cleaned.items()
+        key: value.raw if isinstance(value, Unparsed) else value for key, value in cleaned.items()
     }

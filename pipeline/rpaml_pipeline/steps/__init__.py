@@ -9,7 +9,7 @@ Cleaning comes before validation because the contract describes typed values; va
 cites the raw value when a cleaned one fails (see :mod:`rpaml_pipeline.steps.clean`).
 """
 
-from rpaml_pipeline.steps.clean import CleaningNote, Unparsed, clean, clean_step
+from rpaml_pipeline.steps.clean import Cleaner, CleaningNote, Unparsed, clean, clean_step
 from rpaml_pipeline.steps.contract_schema import ContractSchema
 from rpaml_pipeline.steps.identity import StepInfo, config_hash
 from rpaml_pipeline.steps.label import label, label_step, weak_label, weak_label_step
@@ -17,6 +17,7 @@ from rpaml_pipeline.steps.transform import transform, transform_step
 from rpaml_pipeline.steps.validate import FieldIssue, validate, validate_step
 
 __all__ = [
+    "Cleaner",
     "CleaningNote",
     "ContractSchema",
     "FieldIssue",

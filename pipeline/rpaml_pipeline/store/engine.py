@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from rpaml_pipeline.canonical import dump_json, load_json
 from rpaml_pipeline.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
@@ -39,7 +40,11 @@ def make_engine(url: str) -> Engine:
             raise StoreError("the staging store needs a SQLite file, not an in-memory database")
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_pre_ping=False
+            parsed,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            pool_pre_ping=False,
+            json_serializer=dump_json,
+            json_deserializer=load_json,
         )
         _install_sqlite_transactions(engine)
         return engine
@@ -48,7 +53,9 @@ def make_engine(url: str) -> Engine:
             raise StoreError(
                 f"use the psycopg 3 driver for PostgreSQL: postgresql+psycopg://... (got {url!r})"
             )
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(
+            parsed, pool_pre_ping=True, json_serializer=dump_json, json_deserializer=load_json
+        )
     raise StoreError(
         f"unsupported store URL {parsed.render_as_string(hide_password=True)!r}: "
         "expected sqlite:///path or postgresql+psycopg://..."

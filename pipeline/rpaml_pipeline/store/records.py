@@ -120,8 +120,44 @@ class RecordEvent:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> RecordEvent:
-        """Build from a ``record_events`` row mapping."""
+        """Build from a ``record_events`` row mapping (one that holds a single step)."""
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    @classmethod
+    def from_stored(cls, row: Mapping[Any, Any]) -> list[RecordEvent]:
+        """The events a ``record_events`` row holds: one, or the steps of a compact row
+        (see :data:`STEPS_KEY`), in order, the state change on the last."""
+        detail = row["detail"]
+        steps = detail.get(STEPS_KEY) if isinstance(detail, dict) else None
+        if steps is None:
+            return [cls.from_row(row)]
+        events = []
+        for index, (step, version, config, step_detail) in enumerate(steps):
+            last = index == len(steps) - 1
+            events.append(
+                cls(
+                    event_id=row["event_id"],
+                    record_id=row["record_id"],
+                    run_id=row["run_id"],
+                    step=step,
+                    step_version=version,
+                    config_hash=config,
+                    from_state=row["from_state"] if last else None,
+                    to_state=row["to_state"] if last else None,
+                    at=row["at"],
+                    detail=step_detail,
+                )
+            )
+        return events
+
+
+STEPS_KEY = "rpaml:steps"
+"""A compact ``record_events`` row: the steps one transition ran on a record (the processing
+run's clean, validate, label, transform ...) stored as one row whose detail lists each as
+``[step, version, config_hash, detail]``. The row's own ``step``, ``step_version`` and
+``config_hash`` are the first step's (so a query by step still finds it); reading it gives
+back every step as its own :class:`RecordEvent`. One row instead of four or five per record
+is most of what processing writes."""
 
 
 @dataclass(frozen=True)
