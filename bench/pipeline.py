@@ -6,14 +6,17 @@ Usage::
     .venv/bin/python bench/pipeline.py --records 100000 \
         --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-Stages, per chunk of ``--chunk`` records (memory stays bounded by the chunk, not the input):
+Stages, one after the other, each working in chunks of ``--chunk`` records (memory stays
+bounded by the chunk, not the input):
 
 - ``ingest``: ``Store.ingest`` (hashing, revision check, one insert per chunk);
-- ``process``: ``runner.process_collected`` (claim, clean, validate, label, transform and
-  the lineage events, one transaction per chunk);
-- ``deliver``: the processed records read back by id, written to a Parquet lake partitioned
-  by process and date (written to a temporary name, then renamed: a reader never sees a
-  half-written file) and upserted into a warehouse table by natural key.
+- ``process``: ``runner.process_collected`` in ``--workers`` processes side by side (as
+  ``rpaml worker`` processes run: each leases its own chunks; claim, clean, validate,
+  label, transform and the lineage events, one transaction per chunk);
+- ``deliver``: the processed records read back a chunk at a time, written to a Parquet
+  lake partitioned by process and date (written to a temporary name, then renamed: a
+  reader never sees a half-written file) and upserted into a warehouse table by natural
+  key.
 
 The lake and warehouse writers are ``rpaml_pipeline.delivery``'s (``write_part``,
 ``upsert``); the bench picks the columns and reads the processed rows back itself, so the
@@ -22,8 +25,9 @@ stage measures the writes, not the delivery run's bookkeeping.
 The pure steps (clean, validate, transform) are also timed alone, in memory, on the first
 chunk, so the cost of each step can be told apart from the store's.
 
-Prints records/s per stage and end to end and the peak resident memory
-(``ru_maxrss``), and writes ``bench/results/pipeline.json``. PostgreSQL runs use a fresh
+Prints records/s per stage and end to end (the sum of the stages' wall times) and the
+peak resident memory (``ru_maxrss``) of the bench and of each worker, and writes
+``bench/results/pipeline.json``. PostgreSQL runs use a fresh
 schema, dropped at the end.
 """
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -123,9 +128,9 @@ DELIVERED = (
 WAREHOUSE = warehouse_table("bench_claims_delivered", DELIVERED)
 
 
-def read_processed(store: Store, ids: list[str]) -> list[dict[str, Any]]:
-    """The processed rows of ``ids`` (one read per 900 ids: SQLite's parameter limit)."""
-    rows: list[dict[str, Any]] = []
+def processed_chunks(store: Store, process: str, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The processed rows, ``size`` at a time (keyset pagination on the record id, so
+    memory stays bounded by the chunk)."""
     columns = [
         records_table.c.record_id,
         records_table.c.natural_key,
@@ -134,12 +139,24 @@ def read_processed(store: Store, ids: list[str]) -> list[dict[str, Any]]:
         records_table.c.features,
         records_table.c.label,
     ]
-    with store.engine.connect() as conn:
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            query = select(*columns).where(records_table.c.record_id.in_(part))
-            rows.extend(dict(row) for row in conn.execute(query).mappings())
-    return rows
+    last = ""
+    while True:
+        query = (
+            select(*columns)
+            .where(
+                records_table.c.process == process,
+                records_table.c.state.in_(["validated", "labeled"]),
+                records_table.c.record_id > last,
+            )
+            .order_by(records_table.c.record_id)
+            .limit(size)
+        )
+        with store.engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["record_id"]
 
 
 def deliver(rows: list[dict[str, Any]], lake: Path, process: str, part: int, engine: Engine) -> int:
@@ -197,48 +214,78 @@ def chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(size, total - start)
 
 
-def run(total: int, chunk: int, store_url: str, workdir: Path) -> dict[str, Any]:
+def _process_worker(store_url: str, chunk: int, queue: Any) -> None:
+    """One processing worker (its own process and store connection): process every
+    claimable record, then report its counts."""
+    process = load_process(PROCESS_FILE).model_copy(update={"enrichment": None})
+    store = Store.connect(store_url, migrate=False)
+    run_id = store.start_run(process.name, "process")
+    summary = process_collected(store, process, run_id, chunk_size=chunk)
+    store.finish_run(run_id, "succeeded", summary=summary.as_dict())
+    store.close()
+    queue.put(
+        {
+            "validated": summary.validated,
+            "labeled": summary.labeled,
+            "quarantined": summary.quarantined,
+            "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+def process_stage(store_url: str, chunk: int, workers: int) -> list[dict[str, Any]]:
+    """Run ``workers`` processing workers side by side (they lease disjoint chunks, as
+    ``rpaml worker`` processes do) and return their reports."""
+    context = multiprocessing.get_context("spawn")  # no inherited engine or polars threads
+    queue = context.Queue()
+    procs = [
+        context.Process(target=_process_worker, args=(store_url, chunk, queue))
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    reports = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode != 0:
+            raise RuntimeError(f"a processing worker exited with {proc.exitcode}")
+    return reports
+
+
+def run(total: int, chunk: int, store_url: str, workdir: Path, workers: int) -> dict[str, Any]:
     process = load_process(PROCESS_FILE).model_copy(update={"enrichment": None})
     store = Store.connect(store_url)
     warehouse_engine = store.engine
     lake = workdir / "lake"
     elapsed = {"ingest": 0.0, "process": 0.0, "deliver": 0.0}
     counts = {"validated": 0, "labeled": 0, "quarantined": 0, "delivered": 0}
-    step_rates: dict[str, float] = {}
     collect_run = store.start_run(process.name, "collect", "bench")
-    process_run = store.start_run(process.name, "process")
-    wall = time.perf_counter()
-    for part, (start, count) in enumerate(chunks(total, chunk)):
-        items = incoming(start, count)
-        if not step_rates:
-            step_rates = time_steps(process, items)
-        started = time.perf_counter()
-        ids = store.ingest(process.name, items, run_id=collect_run).record_ids
-        elapsed["ingest"] += time.perf_counter() - started
-        del items
-        started = time.perf_counter()
-        summary = process_collected(store, process, process_run, chunk_size=chunk)
-        elapsed["process"] += time.perf_counter() - started
-        counts["validated"] += summary.validated
-        counts["labeled"] += summary.labeled
-        counts["quarantined"] += summary.quarantined
-        started = time.perf_counter()
-        rows = read_processed(store, ids)
-        counts["delivered"] += deliver(rows, lake, process.name, part, warehouse_engine)
-        elapsed["deliver"] += time.perf_counter() - started
-        print(
-            f"  {start + count:>9,} records  "
-            f"{(start + count) / (time.perf_counter() - wall):>9,.0f} rec/s so far",
-            file=sys.stderr,
-        )
-    end_to_end = time.perf_counter() - wall
+    step_rates = time_steps(process, incoming(0, min(chunk, total)))
+    started = time.perf_counter()
+    for start, count in chunks(total, chunk):
+        store.ingest(process.name, incoming(start, count), run_id=collect_run)
+        print(f"  ingested {start + count:>9,}", file=sys.stderr)
+    elapsed["ingest"] = time.perf_counter() - started
     store.finish_run(collect_run, "succeeded")
-    store.finish_run(process_run, "succeeded")
+    started = time.perf_counter()
+    reports = process_stage(store_url, chunk, workers)
+    elapsed["process"] = time.perf_counter() - started
+    for report in reports:
+        for state in ("validated", "labeled", "quarantined"):
+            counts[state] += report[state]
+    print(f"  processed {sum(counts.values()):>8,}", file=sys.stderr)
+    started = time.perf_counter()
+    for part, rows in enumerate(processed_chunks(store, process.name, chunk)):
+        counts["delivered"] += deliver(rows, lake, process.name, part, warehouse_engine)
+    elapsed["deliver"] = time.perf_counter() - started
+    print(f"  delivered {counts['delivered']:>8,}", file=sys.stderr)
+    end_to_end = sum(elapsed.values())
     store.close()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "records": total,
         "chunk": chunk,
+        "workers": workers,
         "dialect": store.dialect,
         "seconds": {**elapsed, "end_to_end": end_to_end},
         "records_per_second": {
@@ -248,6 +295,7 @@ def run(total: int, chunk: int, store_url: str, workdir: Path) -> dict[str, Any]
         "pure_steps_records_per_second": step_rates,
         "counts": counts,
         "peak_memory_mib": peak_kib / 1024,
+        "worker_peak_memory_mib": max(report["peak_memory_mib"] for report in reports),
     }
 
 
@@ -275,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--store-url", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processing workers side by side (default: one per CPU)",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rpaml-bench-") as tmp:
@@ -284,20 +338,26 @@ def main(argv: list[str] | None = None) -> int:
         if url.startswith("postgresql"):
             url, schema = _pg_schema_url(args.store_url)
         try:
-            result = run(args.records, args.chunk, url, workdir)
+            result = run(args.records, args.chunk, url, workdir, args.workers)
         finally:
             if schema is not None:
                 _drop_pg_schema(args.store_url, schema)
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     result["command"] = " ".join(["bench/pipeline.py", *(argv or sys.argv[1:])])
     rates = result["records_per_second"]
-    print(f"pipeline bench: {args.records:,} records on {result['dialect']}, chunk {args.chunk:,}")
+    print(
+        f"pipeline bench: {args.records:,} records on {result['dialect']}, "
+        f"chunk {args.chunk:,}, {args.workers} processing worker(s)"
+    )
     for stage in ("ingest", "process", "deliver", "end_to_end"):
         print(f"  {stage:<11} {rates[stage]:>10,.0f} records/s  ({result['seconds'][stage]:.1f} s)")
     for step, rate in result["pure_steps_records_per_second"].items():
         print(f"  step {step:<9} {rate:>10,.0f} records/s (in memory, first chunk)")
     print(f"  counts      {result['counts']}")
-    print(f"  peak memory {result['peak_memory_mib']:.0f} MiB (ru_maxrss)")
+    print(
+        f"  peak memory {result['peak_memory_mib']:.0f} MiB (ru_maxrss; each worker "
+        f"{result['worker_peak_memory_mib']:.0f} MiB)"
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"  written to  {args.results}")

@@ -52,9 +52,12 @@ def to_jsonable(value: Any) -> Any:
             item_kind = type(item)
             if item_kind is str:
                 out[key] = item if item.isascii() else readable(item)
-            elif item is None or item_kind is int or item_kind is bool:
-                out[key] = item
-            elif item_kind is float and math.isfinite(item):
+            elif (
+                item is None
+                or item_kind is int
+                or item_kind is bool
+                or (item_kind is float and math.isfinite(item))
+            ):
                 out[key] = item
             else:
                 out[key] = to_jsonable(item)

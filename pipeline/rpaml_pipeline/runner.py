@@ -48,9 +48,9 @@ from rpaml_pipeline.lineage.openlineage import (
 from rpaml_pipeline.process.definition import ProcessDefinition
 from rpaml_pipeline.process.loader import process_hash
 from rpaml_pipeline.quality.drift import (
+    DriftCheck,
     DriftFinding,
     alerts,
-    check_record,
     merge_profiles,
     profile_records,
 )
@@ -168,6 +168,7 @@ def process_collected(
         },
     )
     profiled: dict[str, dict[str, Any]] = {}
+    checks: dict[str, DriftCheck] = {}  # per source, the baseline compiled once
     findings: list[tuple[str, DriftFinding]] = []
     robot_runs: set[str] = set()
     if emitter is not None:
@@ -197,7 +198,13 @@ def process_collected(
             robot_runs.update(record.run_id for record in batch)
             transitions = []
             valid: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-            processed = _process_chunk(batch, process, steps, schema, found, baseline)
+            for record in batch:
+                if drift is not None and record.source not in checks:
+                    profile = baseline.get(record.source)
+                    checks[record.source] = DriftCheck(
+                        record.source, profile, process.contract, drift
+                    )
+            processed = _process_chunk(batch, process, steps, schema, found, checks)
             for record, (transition, summaries) in zip(batch, processed, strict=True):
                 enrichment = found.get(record.record_id)
                 transitions.append(transition)
@@ -347,7 +354,13 @@ def process_record(
         issues = validate(prepared.cleaned, process.contract, raw=prepared.raw)
     except Exception as exc:  # a step bug must not stop the run or lose the record
         return _internal_error(record, prepared.events, steps.validate, exc)
-    return _finish(prepared, issues, process, steps, source_profile)
+    drift = process.quality.drift if process.quality is not None else None
+    check = (
+        DriftCheck(record.source, source_profile, process.contract, drift)
+        if drift is not None
+        else None
+    )
+    return _finish(prepared, issues, process, steps, check)
 
 
 def _process_chunk(
@@ -356,7 +369,7 @@ def _process_chunk(
     steps: PipelineSteps,
     schema: ContractSchema,
     enrichments: Mapping[str, Enrichment],
-    profiles: Mapping[str, Mapping[str, Any]],
+    checks: Mapping[str, DriftCheck],
 ) -> list[tuple[Transition, list[str]]]:
     """:func:`process_record` for a whole chunk, validating it in one pandera pass."""
     prepared = [
@@ -373,8 +386,8 @@ def _process_chunk(
         if item.failed is not None:
             results.append(item.failed)
             continue
-        profile = profiles.get(item.record.source)
-        results.append(_finish(item, issues[id(item)], process, steps, profile))
+        check = checks.get(item.record.source)
+        results.append(_finish(item, issues[id(item)], process, steps, check))
     return results
 
 
@@ -403,7 +416,7 @@ def _finish(
     issues: list[FieldIssue],
     process: ProcessDefinition,
     steps: PipelineSteps,
-    source_profile: Mapping[str, Any] | None,
+    check: DriftCheck | None,
 ) -> tuple[Transition, list[str]]:
     """Drift, then the validate event, then label, transform and weak label."""
     record, raw, cleaned, events = prepared.record, prepared.raw, prepared.cleaned, prepared.events
@@ -412,9 +425,7 @@ def _finish(
         validate_detail: dict[str, Any] = {}
         drift = process.quality.drift if process.quality is not None else None
         if drift is not None:
-            drifted = check_record(
-                raw, cleaned, record.source, source_profile, process.contract, drift
-            )
+            drifted = check.check(raw, cleaned) if check is not None else []
             issues = issues + _drift_issues(drifted, raw)
             validate_detail["drift"] = [to_jsonable(vars(f)) for f in drifted]
         events.append(

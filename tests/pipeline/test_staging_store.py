@@ -65,12 +65,28 @@ def test_connect_migrates_and_matches_schema(store: Store) -> None:
     columns = {c["name"] for c in inspect(store.engine).get_columns("records")}
     assert columns == {c.name for c in metadata.tables["records"].columns}
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("records")}
-    assert "ix_records_process_state" in indexes
+    assert "ix_records_process_state_updated_at_record_id" in indexes
     # The shipped migrations create exactly what schema.py declares.
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     # A second connect on a migrated database is a no-op.
     Store.connect(str(store.engine.url.render_as_string(hide_password=False))).close()
+
+
+def test_claims_read_the_oldest_records_in_index_order(sqlite_url: str) -> None:
+    """A claim must not sort every record waiting in a state (a backlog of a million
+    collected records would cost a million-row sort per chunk)."""
+    store = Store.connect(sqlite_url)
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT record_id FROM records WHERE process = 'p' "
+            "AND state = 'collected' AND (lease_owner IS NULL OR lease_expires_at < '2026') "
+            "ORDER BY updated_at, record_id LIMIT 50"
+        ).fetchall()
+    store.close()
+    details = " | ".join(str(row[-1]) for row in plan)
+    assert "ix_records_process_state_updated_at_record_id" in details
+    assert "TEMP B-TREE" not in details
 
 
 def test_sqlite_uses_wal(sqlite_url: str) -> None:

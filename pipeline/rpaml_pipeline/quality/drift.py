@@ -77,45 +77,105 @@ def check_record(
     contract: Contract,
     spec: DriftSpec,
 ) -> list[DriftFinding]:
-    """Every drift of one record against its source's ``profile`` (empty without one)."""
-    if profile is None or int(profile.get("records", 0)) < spec.min_records:
-        return []
-    columns: Mapping[str, Any] = profile.get("columns", {})
-    seen = int(profile["records"])
-    findings: list[DriftFinding] = []
-    for name, value in raw.items():
-        if name not in columns and raw_type(value) is not None and value != "":
-            text = f"is a new column: {source} never delivered it before"
-            findings.append(_finding(name, "new_column", None, text, spec.quarantine))
-    for name, column in columns.items():
-        if name not in raw:
-            if int(column.get("present", 0)) >= seen:
-                text = f"is missing: {source} delivered it in every record before"
-                findings.append(_finding(name, "missing_column", None, text, spec.quarantine))
-            continue
-        kind = raw_type(raw[name])
-        known = column.get("types", {})
-        if kind is not None and known and kind not in known:
-            before = " or ".join(sorted(known))
-            text = f"is {_article(kind)} where {source} always delivered {before} before"
-            findings.append(_finding(name, "type_change", raw[name], text, spec.quarantine))
-            continue
-        value = cleaned.get(name)
-        numeric = column.get("numeric")
-        if numeric is not None and isinstance(value, int | float) and _is_number(value):
-            low, high = float(numeric["min"]), float(numeric["max"])
-            margin = spec.range_tolerance * max(high - low, abs(high), 1.0)
-            if not low - margin <= float(value) <= high + margin:
-                text = (
-                    f"is far outside what {source} delivered before "
-                    f"({_number(low)} to {_number(high)})"
+    """Every drift of one record against its source's ``profile`` (empty without one).
+
+    For many records of one source, build a :class:`DriftCheck` once."""
+    return DriftCheck(source, profile, contract, spec).check(raw, cleaned)
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    always_present: bool
+    known_types: frozenset[str]
+    known_text: str
+    """The known types as a person reads them (``number or text``)."""
+    bounds: tuple[float, float, float, float] | None
+    """``(low, high, low - margin, high + margin)`` of a numeric column."""
+    categories: frozenset[str] | None
+
+
+class DriftCheck:
+    """The drift checks of one source against its profile, the profile read once."""
+
+    def __init__(
+        self,
+        source: str,
+        profile: Mapping[str, Any] | None,
+        contract: Contract,
+        spec: DriftSpec,
+    ) -> None:
+        self.source = source
+        self.spec = spec
+        self.active = profile is not None and int(profile.get("records", 0)) >= spec.min_records
+        columns: Mapping[str, Any] = profile.get("columns", {}) if self.active and profile else {}
+        seen = int(profile["records"]) if self.active and profile else 0
+        compiled = []
+        for name, column in columns.items():
+            known = column.get("types", {})
+            numeric = column.get("numeric")
+            bounds = None
+            if numeric is not None:
+                low, high = float(numeric["min"]), float(numeric["max"])
+                margin = spec.range_tolerance * max(high - low, abs(high), 1.0)
+                bounds = (low, high, low - margin, high + margin)
+            categories = column.get("categories")
+            compiled.append(
+                _Column(
+                    name=name,
+                    always_present=int(column.get("present", 0)) >= seen,
+                    known_types=frozenset(known),
+                    known_text=" or ".join(sorted(known)),
+                    bounds=bounds,
+                    categories=frozenset(categories) if categories is not None else None,
                 )
-                findings.append(_finding(name, "out_of_range", raw[name], text, spec.quarantine))
-        categories = column.get("categories")
-        if categories is not None and isinstance(value, str) and value not in categories:
-            text = f"is a category {source} never delivered before"
-            findings.append(_finding(name, "new_category", raw[name], text, False))
-    return findings
+            )
+        self._columns = compiled
+        self._known = frozenset(columns)
+
+    def check(self, raw: Mapping[str, Any], cleaned: Mapping[str, Any]) -> list[DriftFinding]:
+        """Every drift of one record of this source (see the module docstring)."""
+        if not self.active:
+            return []
+        source, quarantine = self.source, self.spec.quarantine
+        findings: list[DriftFinding] = []
+        for name, value in raw.items():
+            if name not in self._known and raw_type(value) is not None and value != "":
+                text = f"is a new column: {source} never delivered it before"
+                findings.append(_finding(name, "new_column", None, text, quarantine))
+        for column in self._columns:
+            name = column.name
+            if name not in raw:
+                if column.always_present:
+                    text = f"is missing: {source} delivered it in every record before"
+                    findings.append(_finding(name, "missing_column", None, text, quarantine))
+                continue
+            value = raw[name]
+            kind = "text" if type(value) is str else raw_type(value)
+            if kind is not None and column.known_types and kind not in column.known_types:
+                text = (
+                    f"is {_article(kind)} where {source} always delivered "
+                    f"{column.known_text} before"
+                )
+                findings.append(_finding(name, "type_change", value, text, quarantine))
+                continue
+            clean = cleaned.get(name)
+            if column.bounds is not None and isinstance(clean, int | float) and _is_number(clean):
+                low, high, lowest, highest = column.bounds
+                if not lowest <= float(clean) <= highest:
+                    text = (
+                        f"is far outside what {source} delivered before "
+                        f"({_number(low)} to {_number(high)})"
+                    )
+                    findings.append(_finding(name, "out_of_range", value, text, quarantine))
+            if (
+                column.categories is not None
+                and isinstance(clean, str)
+                and clean not in column.categories
+            ):
+                text = f"is a category {source} never delivered before"
+                findings.append(_finding(name, "new_category", value, text, False))
+        return findings
 
 
 def profile_records(

@@ -113,7 +113,8 @@ records = Table(
     Column("label_source", String(200)),
     Column("superseded_by", String(32)),
     UniqueConstraint("process", "natural_key", "revision"),
-    Index(None, "process", "state"),
+    # Claims take the oldest records of a state: this index serves that order (0006).
+    Index(None, "process", "state", "updated_at", "record_id"),
     Index(None, "run_id"),
 )
 
