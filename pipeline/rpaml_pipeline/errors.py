@@ -8,6 +8,7 @@ message, which is always written for a person to act on.
 
     RpamlPipelineError
     ├── ProcessFileError          a process file is unreadable or invalid (file, key, expectation)
+    ├── MissingVariableError      a URL or header names a ${VARIABLE} that is not set
     ├── StoreError                the staging store refused or failed an operation
     │   ├── MigrationError        the schema could not be brought to the current revision
     │   ├── RecordNotFoundError   no record / run with that id
@@ -68,6 +69,11 @@ class ProcessFileError(RpamlPipelineError):
         count = len(self.issues)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"process file {self.path}: {count} {noun}\n{lines}")
+
+
+class MissingVariableError(RpamlPipelineError):
+    """A process file's URL or header names a ``${VARIABLE}`` that is set neither in the
+    environment nor in the secrets file (the message names the value and the variable)."""
 
 
 class StoreError(RpamlPipelineError):

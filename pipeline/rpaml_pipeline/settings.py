@@ -6,11 +6,14 @@ down; nothing here builds them at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rpaml_pipeline.secrets_file import read_secrets
 
 
 class RpamlSettings(BaseSettings):
@@ -60,6 +63,12 @@ class RpamlSettings(BaseSettings):
     def secrets_file(self) -> Path:
         """The git-ignored ``KEY=value`` credentials file under ``data_dir``."""
         return self.data_dir / "secrets.env"
+
+    def variables(self) -> dict[str, str]:
+        """What ``${NAME}`` in a process file's URLs and headers can name: the secrets
+        file's values, overridden by the environment (read now, at the entry point)."""
+        found = read_secrets(self.secrets_file) if self.secrets_file.exists() else {}
+        return {**found, **os.environ}
 
     def robot_environment(self) -> dict[str, str]:
         """The ``RPAML_*`` variables a robot subprocess needs.

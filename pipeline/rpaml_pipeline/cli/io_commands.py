@@ -28,7 +28,12 @@ def ingest(ctx: click.Context, source_names: tuple[str, ...], as_json: bool) -> 
     with Store.connect(settings.resolved_store_url) as store:
         emitter = OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url)
         reports = ingest_sources(
-            store, process, data_dir=settings.data_dir, names=source_names, emitter=emitter
+            store,
+            process,
+            data_dir=settings.data_dir,
+            names=source_names,
+            emitter=emitter,
+            variables=settings.variables(),
         )
     failed = any(
         report.status != "succeeded" or any(f.status == "failed" for f in report.files)
@@ -71,7 +76,12 @@ def deliver_command(ctx: click.Context, target_names: tuple[str, ...], as_json: 
     with Store.connect(settings.resolved_store_url) as store:
         emitter = OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url)
         report = deliver(
-            store, process, data_dir=settings.data_dir, names=target_names, emitter=emitter
+            store,
+            process,
+            data_dir=settings.data_dir,
+            names=target_names,
+            emitter=emitter,
+            variables=settings.variables(),
         )
     if as_json:
         echo_json(report.as_dict())

@@ -107,9 +107,11 @@ def deliver(
     emitter: OpenLineageEmitter | None = None,
     sleep: Callable[[float], None] = time.sleep,
     chunk_size: int = CHUNK_SIZE,
+    variables: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
     """Deliver ``process``'s records to its declared targets (only ``names`` when given),
-    ``chunk_size`` records at a time."""
+    ``chunk_size`` records at a time. ``variables`` are what ``${NAME}`` in a target's URL
+    or headers stands for (:meth:`RpamlSettings.variables`)."""
     declared = {target.name: target for target in process.delivery}
     if len(declared) != len(process.delivery):
         raise DeliveryError(
@@ -139,7 +141,15 @@ def deliver(
         emitter.start(run_id, job, inputs=inputs, run_facets=facets)
     report = DeliveryReport(run_id, process.name, [])
     try:
-        delivery = _Delivery(store, process, targets, report, data_dir=data_dir, sleep=sleep)
+        delivery = _Delivery(
+            store,
+            process,
+            targets,
+            report,
+            data_dir=data_dir,
+            variables=dict(variables or {}),
+            sleep=sleep,
+        )
         delivery.run(chunk_size)
     except Exception as error:
         store.finish_run(run_id, "failed", {"error": str(error), **report.as_dict()})
@@ -164,6 +174,7 @@ class _Delivery:
         report: DeliveryReport,
         *,
         data_dir: Path,
+        variables: Mapping[str, str],
         sleep: Callable[[float], None],
     ) -> None:
         self.store, self.process, self.run_id = store, process, report.run_id
@@ -186,6 +197,7 @@ class _Delivery:
                 columns=self.columns,
                 run_id=report.run_id,
                 data_dir=data_dir,
+                variables=variables,
                 now=self.now,
                 sleep=sleep,
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -30,6 +30,7 @@ from rpaml_pipeline.process.definition import (
     WarehouseTarget,
     WebhookTarget,
 )
+from rpaml_pipeline.process.placeholders import expand, shown
 from rpaml_pipeline.sources.remote import masked
 
 Delivered = list[tuple[list[str], str]]
@@ -54,18 +55,13 @@ class Sink(Protocol):
     def abort(self) -> None: ...
 
 
-def resolve(data_dir: Path, value: str) -> str:
-    """``{data_dir}`` in a URL replaced by the data folder."""
-    return value.replace("{data_dir}", str(data_dir))
-
-
 def target_location(target: DeliveryTarget, data_dir: Path) -> str:
-    """Where a target delivers, secrets masked."""
+    """Where a target delivers, secrets masked and placeholders left as written."""
     if isinstance(target, ParquetTarget | ReportTarget):
         return str(data_dir / target.path)
     if isinstance(target, WarehouseTarget):
-        return f"{masked(resolve(data_dir, target.url))}#{target.table}"
-    return masked(target.url)
+        return f"{shown(target.url, data_dir=data_dir, mask=masked)}#{target.table}"
+    return shown(target.url, data_dir=data_dir, mask=masked)
 
 
 def open_sink(
@@ -75,21 +71,29 @@ def open_sink(
     columns: Sequence[Column],
     run_id: str,
     data_dir: Path,
+    variables: Mapping[str, str],
     now: dt.datetime,
     sleep: Callable[[float], None],
 ) -> Sink:
-    """The sink for ``target`` in run ``run_id``."""
+    """The sink for ``target`` in run ``run_id`` (``variables``: what ``${NAME}`` in its
+    URL and headers stands for)."""
+    where = f"process {process}, delivery target {target.name}"
+
+    def expanded(value: str, key: str) -> str:
+        return expand(value, data_dir=data_dir, variables=variables, where=f"{where}: {key}")
+
     if isinstance(target, ParquetTarget):
         return LakeSink(
             data_dir / target.path, process, columns, f"part-{now:%H%M%S}-{run_id}", now
         )
     if isinstance(target, WarehouseTarget):
-        return WarehouseSink(resolve(data_dir, target.url), target.table, columns)
+        return WarehouseSink(expanded(target.url, "url"), target.table, columns)
     if isinstance(target, ReportTarget):
         name = f"{process}-{now:%Y%m%dT%H%M%S}-{run_id[:8]}"
         return ReportSink(data_dir / target.path, name, target.format, columns)
     assert isinstance(target, WebhookTarget)
-    return WebhookSink(target, process, run_id, sleep)
+    headers = {name: expanded(value, name) for name, value in target.headers.items()}
+    return WebhookSink(target, process, run_id, sleep, expanded(target.url, "url"), headers)
 
 
 def _ids(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -220,9 +224,17 @@ class WebhookSink:
     """POSTs each batch of ``batch_size`` rows, retried with backoff."""
 
     def __init__(
-        self, target: WebhookTarget, process: str, run_id: str, sleep: Callable[[float], None]
+        self,
+        target: WebhookTarget,
+        process: str,
+        run_id: str,
+        sleep: Callable[[float], None],
+        url: str,
+        headers: Mapping[str, str],
     ) -> None:
         self.target, self.process, self.run_id, self.sleep = target, process, run_id, sleep
+        self.url, self.headers = url, dict(headers)  # expanded: never logged or stored
+        self.shown_url = shown(target.url, data_dir=Path(), mask=masked)
         self._client: httpx.Client | None = None
 
     def send(self, rows: Sequence[dict[str, Any]]) -> Delivered:
@@ -234,15 +246,17 @@ class WebhookSink:
             try:
                 post_batch(
                     self._client,
-                    self.target.url,
+                    self.url,
                     body,
+                    headers=self.headers,
+                    shown_url=self.shown_url,
                     retries=self.target.retries,
                     backoff_seconds=self.target.backoff_seconds,
                     sleep=self.sleep,
                 )
             except DeliveryError as error:
                 raise PartialDeliveryError(str(error), delivered) from error
-            delivered.append((_ids(part), masked(self.target.url)))
+            delivered.append((_ids(part), self.shown_url))
         return delivered
 
     def close(self) -> Delivered:

@@ -10,7 +10,7 @@ lost answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -27,17 +27,24 @@ def post_batch(
     retries: int,
     backoff_seconds: float,
     sleep: Callable[[float], None] = time.sleep,
+    headers: Mapping[str, str] | None = None,
+    shown_url: str | None = None,
 ) -> int:
     """POST ``body`` until it is accepted; return the number of attempts it took.
+
+    ``headers`` are sent with every attempt (credentials: never in messages); errors name
+    ``shown_url`` (the URL as written, placeholders unexpanded) when given.
 
     Raises :class:`DeliveryError` with the last failure when every attempt failed.
     """
     payload = to_jsonable(body)
     key = sha256_hex(payload)
+    sent = {**(headers or {}), "Idempotency-Key": key}
+    url_text = shown_url or url
     last = ""
     for attempt in range(1, retries + 2):
         try:
-            response = client.post(url, json=payload, headers={"Idempotency-Key": key})
+            response = client.post(url, json=payload, headers=sent)
         except httpx.HTTPError as exc:
             last, wait = f"{type(exc).__name__}: {exc}", 0.0
         else:
@@ -45,12 +52,12 @@ def post_batch(
                 return attempt
             last = f"HTTP {response.status_code}"
             if response.status_code < 500 and response.status_code != 429:
-                raise DeliveryError(f"webhook {url} refused the batch: {last}")
+                raise DeliveryError(f"webhook {url_text} refused the batch: {last}")
             wait = _retry_after(response)
         if attempt <= retries:
             sleep(max(wait, backoff_seconds * 2 ** (attempt - 1)))
     raise DeliveryError(
-        f"webhook {url} did not take the batch after {retries + 1} attempts: {last}"
+        f"webhook {url_text} did not take the batch after {retries + 1} attempts: {last}"
     )
 
 

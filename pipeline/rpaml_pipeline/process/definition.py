@@ -405,7 +405,9 @@ class ProcessDefinition(_Section):
 
 
 # --- sources (besides robots) -----------------------------------------------------------
-# Paths are relative to the data folder; ``{data_dir}`` in a URL is replaced by it.
+# Paths are relative to the data folder. In URLs and headers, ``{data_dir}`` stands for it
+# and ``${NAME}`` for a variable from the environment or the secrets file (never write a
+# password or token here: rpaml_pipeline.process.placeholders).
 
 
 class _SourceBase(_Section):
@@ -461,6 +463,8 @@ class HttpSource(_SourceBase):
     url: str = Field(pattern=r"^https?://")
     records_path: str | None = None
     """Dotted path to the list of records in the JSON answer (``data.items``)."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra request headers, e.g. ``Authorization: "Bearer ${PARTNER_TOKEN}"``."""
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
@@ -519,6 +523,8 @@ class WebhookTarget(_TargetBase):
     retries: int = Field(default=3, ge=0)
     backoff_seconds: float = Field(default=1.0, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra request headers, e.g. ``Authorization: "Bearer ${WEBHOOK_TOKEN}"``."""
 
 
 DeliveryTarget = Annotated[

@@ -9,15 +9,16 @@ others still run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rpaml_pipeline.errors import SourceError
+from rpaml_pipeline.errors import MissingVariableError, SourceError
 from rpaml_pipeline.lineage.openlineage import Dataset, OpenLineageEmitter, rpaml_run_facet
 from rpaml_pipeline.process import ProcessDefinition, process_hash
 from rpaml_pipeline.process.definition import HttpSource, InboxSource, SourceSpec, SqlSource
+from rpaml_pipeline.process.placeholders import expand, shown
 from rpaml_pipeline.sources.inbox import FileOutcome, take_inbox
 from rpaml_pipeline.sources.remote import fetch_rows, masked, query_rows
 from rpaml_pipeline.sources.rows import to_incoming
@@ -56,16 +57,13 @@ class SourceReport:
         }
 
 
-def resolve(data_dir: Path, value: str) -> str:
-    """``{data_dir}`` in a URL replaced by the data folder."""
-    return value.replace("{data_dir}", str(data_dir))
-
-
 def source_location(spec: SourceSpec, data_dir: Path) -> str:
-    """Where the source reads from, secrets masked (run details and lineage datasets)."""
+    """Where the source reads from, secrets masked (run details and lineage datasets).
+
+    Placeholders stay as written (``${CLAIMS_DB_PASSWORD}``, never its value)."""
     if isinstance(spec, InboxSource):
         return str(data_dir / spec.path)
-    return masked(resolve(data_dir, spec.url))
+    return shown(spec.url, data_dir=data_dir, mask=masked)
 
 
 def ingest_sources(
@@ -75,8 +73,12 @@ def ingest_sources(
     data_dir: Path,
     names: Sequence[str] = (),
     emitter: OpenLineageEmitter | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> list[SourceReport]:
-    """Run the declared sources (only ``names`` when given), each as its own run."""
+    """Run the declared sources (only ``names`` when given), each as its own run.
+
+    ``variables`` are what ``${NAME}`` in a source's URL or headers stands for
+    (:meth:`RpamlSettings.variables`; see :mod:`rpaml_pipeline.process.placeholders`)."""
     declared = {spec.name: spec for spec in process.sources}
     if len(declared) != len(process.sources):
         raise SourceError(f"process {process.name}: two sources share a name; names must differ")
@@ -87,7 +89,8 @@ def ingest_sources(
             f"process {process.name} declares no source {', '.join(unknown)} (declared: {known})"
         )
     chosen = [declared[name] for name in names] if names else list(declared.values())
-    return [_run_source(store, process, spec, data_dir, emitter) for spec in chosen]
+    found = dict(variables or {})
+    return [_run_source(store, process, spec, data_dir, found, emitter) for spec in chosen]
 
 
 def _run_source(
@@ -95,6 +98,7 @@ def _run_source(
     process: ProcessDefinition,
     spec: SourceSpec,
     data_dir: Path,
+    variables: Mapping[str, str],
     emitter: OpenLineageEmitter | None,
 ) -> SourceReport:
     location = source_location(spec, data_dir)
@@ -113,13 +117,13 @@ def _run_source(
     if emitter is not None:
         emitter.start(run_id, job, inputs=inputs, run_facets=facets)
     try:
-        _read_into(store, process, spec, data_dir, report)
+        _read_into(store, process, spec, data_dir, variables, report)
     except Exception as error:
         report.status, report.error = "failed", str(error)
         store.finish_run(run_id, "failed", report.as_dict())
         if emitter is not None:
             emitter.fail(run_id, job, error, inputs=inputs, run_facets=facets)
-        if not isinstance(error, SourceError):
+        if not isinstance(error, SourceError | MissingVariableError):
             raise
         return report
     store.finish_run(run_id, "succeeded", report.as_dict())
@@ -136,6 +140,7 @@ def _read_into(
     process: ProcessDefinition,
     spec: SourceSpec,
     data_dir: Path,
+    variables: Mapping[str, str],
     report: SourceReport,
 ) -> None:
     key_fields = process.contract.natural_key
@@ -148,11 +153,18 @@ def _read_into(
             report.revised += item.revised
             report.unchanged += item.unchanged
         return
+    where = f"process {process.name}, source {spec.name}"
     if isinstance(spec, SqlSource):
-        rows = query_rows(spec, resolve(data_dir, spec.url))
+        url = expand(spec.url, data_dir=data_dir, variables=variables, where=f"{where}: url")
+        rows = query_rows(spec, url)
     else:
         assert isinstance(spec, HttpSource)
-        rows = fetch_rows(spec)
+        url = expand(spec.url, data_dir=data_dir, variables=variables, where=f"{where}: url")
+        headers = {
+            name: expand(value, data_dir=data_dir, variables=variables, where=f"{where}: {name}")
+            for name, value in spec.headers.items()
+        }
+        rows = fetch_rows(spec, url=url, headers=headers)
     records, report.rejected = to_incoming(
         rows,
         mapping=spec.fields,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -47,13 +48,23 @@ def query_rows(spec: SqlSource, url: str) -> list[SourceRow]:
         engine.dispose()
 
 
-def fetch_rows(spec: HttpSource, client: httpx.Client | None = None) -> list[SourceRow]:
-    """GET the endpoint; each record's location is ``<url>#/<records_path>/<index>``."""
+def fetch_rows(
+    spec: HttpSource,
+    client: httpx.Client | None = None,
+    *,
+    url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> list[SourceRow]:
+    """GET the endpoint; each record's location is ``<url>#/<records_path>/<index>``.
+
+    ``url`` and ``headers`` are the spec's with their placeholders expanded (the spec's
+    own when not given); header values are never logged or stored."""
     own = client is None
     http = client or httpx.Client(timeout=spec.timeout_seconds)
-    where = masked(spec.url)
+    url = url or spec.url
+    where = masked(spec.url)  # as written: a token in the URL stays a placeholder
     try:
-        response = http.get(spec.url, headers={"Accept": "application/json"})
+        response = http.get(url, headers={"Accept": "application/json", **(headers or {})})
     except httpx.HTTPError as exc:
         raise SourceError(f"source {spec.name}: {where} did not answer ({exc})") from exc
     finally:
