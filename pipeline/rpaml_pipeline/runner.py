@@ -20,13 +20,14 @@ its validation issues, the findings are grouped into alerts recorded on the run 
 details and an ``rpamlDrift`` OpenLineage run facet), and the profiles are updated from the
 records that ended valid when the run completes.
 
-Performance: measured with ``bench/pipeline.py`` (cProfile at 5,000 records), the store
-round trips dominated (two statements per record in ``Store.transition_many``, now one read
-and one executemany per chunk); the remaining cost is the per-record cleaning (parsing
-money and dates in Python) and the lineage events (one row per step per record, kept so
-``rpaml lineage`` answers per record). Validation is about 100,000 records/s per record in
-Python, so it is not the bottleneck; a batch (pandera) validation was not adopted for that
-reason.
+Performance (``bench/pipeline.py``, ``bench/store_floor.py``): a chunk costs one claim
+(three statements), the steps in memory (cleaning memoised per field value by
+:class:`~rpaml_pipeline.steps.clean.Cleaner`, validation in one pandera pass, drift checks
+against a profile compiled once per source), and one transaction holding an executemany of
+the updates and one compact lineage row per record (all its steps). What remains is the
+per-record Python of building records, transitions and events, and SQLite's own cost of
+rewriting each row; several runners side by side (``rpaml worker`` processes, or the
+bench's ``--workers``) use the other cores.
 """
 
 from __future__ import annotations

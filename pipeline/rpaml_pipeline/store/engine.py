@@ -25,6 +25,10 @@ from rpaml_pipeline.errors import StoreError
 BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the write lock before giving up."""
 
+CACHE_KIB = 65_536
+"""SQLite's page cache per connection (its default is 2 MiB): a store of a million
+records has indexes of tens of MiB, and every claim and ingest walks them."""
+
 READ_ONLY = "rpaml_read_only"
 """Execution option: a read-only unit of work (SQLite: deferred ``BEGIN``)."""
 
@@ -74,6 +78,7 @@ def _install_sqlite_transactions(engine: Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -129,7 +129,8 @@ def _new_id() -> str:
 
 def _ordered_id() -> str:
     """A 32-hex id that sorts by creation time (nanosecond clock, then random bits): ties
-    between enrichments captured at the same instant resolve to the one stored last."""
+    between enrichments captured at the same instant resolve to the one stored last, and
+    records insert at the end of their indexes."""
     return f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
 
 
@@ -361,7 +362,10 @@ class Store:
                 unchanged += 1
                 ids.append(previous["record_id"])
                 continue
-            record_id = _new_id()
+            # Time-ordered: new rows append to the primary key and event indexes instead
+            # of landing on random pages (with random ids, ingest slowed down several
+            # times as the store grew past the page cache).
+            record_id = _ordered_id()
             revision = 1 if previous is None else int(previous["revision"]) + 1
             captured_at = item.captured_at
             if captured_at.tzinfo is None:
