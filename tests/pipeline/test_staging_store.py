@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,36 @@ def test_counts_by_process(store: Store) -> None:
     run = store.start_run(PROCESS, "collect", None)
     store.ingest(PROCESS, [_incoming(1), _incoming(2)], run_id=run)
     assert store.counts() == {"other": {"collected": 1}, PROCESS: {"collected": 2}}
+
+
+@pytest.mark.postgres
+def test_postgres_statistics_follow_a_growing_store(pg_url: str) -> None:
+    """With autovacuum off or behind, the store analyzes the records itself once they
+    changed a lot: stale statistics made every ingest chunk scan the whole process."""
+    store = Store.connect(pg_url)
+    run = store.start_run(PROCESS, "collect")
+    store.ingest(
+        PROCESS,
+        [IncomingRecord(f"CLM-{n:06d}", claim(n), "test", None) for n in range(6_000)],
+        run_id=run,
+    )
+    stats = (
+        "SELECT n_mod_since_analyze, last_analyze FROM pg_stat_user_tables "
+        "WHERE relid = to_regclass('records')"
+    )
+
+    def counted() -> bool:
+        with store.engine.connect() as conn:
+            row = conn.exec_driver_sql(stats).first()
+        return row is not None and (row[0] >= 6_000 or row[1] is not None)
+
+    deadline = time.monotonic() + 30  # the counters reach pg_stat a little after commit
+    while not counted() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    later = Store.connect(pg_url)  # a store that has not checked yet
+    later.ingest(PROCESS, [IncomingRecord("CLM-999999", claim(1), "test", None)], run_id=run)
+    with later.engine.connect() as conn:
+        row = conn.exec_driver_sql(stats).first()
+    later.close()
+    store.close()
+    assert row is not None and row[1] is not None, "the records were never analyzed"
