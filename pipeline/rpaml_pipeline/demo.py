@@ -226,10 +226,10 @@ def _score(
     settings: RpamlSettings,
     secrets: Mapping[str, str],
 ) -> dict[str, Any]:
-    key = settings.service_api_key
-    api_key = key.get_secret_value() if key else secrets[SERVICE_KEY]
     # The columnar bulk path: no per-record JSON objects on either side.
-    with ScoringClient(service_url, api_key=api_key, columnar=True) as client:
+    with ScoringClient(
+        service_url, api_key=_service_key(settings, secrets), columnar=True
+    ) as client:
         figures = score_stage(store, process, client)
     if figures["error"]:
         raise DemoError(f"scoring stopped: {figures['error']}; {figures['waiting']} records wait")
@@ -288,9 +288,22 @@ def _service(settings: RpamlSettings, secrets: Mapping[str, str]) -> ManagedProc
         ],
         ready_file=run_dir / "service.url",
         log_file=settings.data_dir / "logs" / "service.log",
-        env=_child_env(
-            {"RPAML_SERVICE_API_KEYS_FILE": str(write_service_keys(settings.data_dir, secrets))}
-        ),
+        env=_child_env({"RPAML_SERVICE_API_KEYS_FILE": str(_service_keys_file(settings, secrets))}),
+    )
+
+
+def _service_key(settings: RpamlSettings, secrets: Mapping[str, str]) -> str:
+    """The API key the demo scores with: ``RPAML_SERVICE_API_KEY`` when set, else the
+    secrets file's (the service is started accepting exactly this key)."""
+    key = settings.service_api_key
+    return key.get_secret_value() if key else secrets[SERVICE_KEY]
+
+
+def _service_keys_file(settings: RpamlSettings, secrets: Mapping[str, str]) -> Path:
+    """The service's keys file, accepting the key the demo scores with: the service has
+    no open mode, and a key from the environment may differ from the secrets file's."""
+    return write_service_keys(
+        settings.data_dir, {**secrets, SERVICE_KEY: _service_key(settings, secrets)}
     )
 
 

@@ -1,8 +1,9 @@
 """The scoring stage: validated records go to the scoring service and come back decided.
 
 Work is claimed with leases, so two scoring workers never send the same record. When
-the service is down, the leases are given back and the records stay ``validated``:
-nothing is lost, the next run scores them. A record whose features the model refuses
+the service is down, or refuses the request as a whole (a missing or wrong API key, an
+unknown model), the leases are given back and the records stay ``validated``: nothing
+is lost, the next run scores them. A record whose features the model refuses
 (a process file that no longer matches the served model) is quarantined with the
 service's reasons rather than retried for ever.
 """
@@ -19,8 +20,8 @@ from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.scoring import (
     ScoreResult,
     ScoringClient,
+    ScoringError,
     ScoringRejectedError,
-    ScoringUnavailableError,
 )
 from rpaml_pipeline.store import RecordState, StepEvent, Store, StoredRecord, Transition
 
@@ -77,13 +78,15 @@ def score_validated(
         try:
             results = client.score(process.model.name, items)
             rejected: dict[str, str] = {}
-        except ScoringUnavailableError as error:
-            _release(store, batch, owner)
-            summary.error = str(error)
-            break
         except ScoringRejectedError as error:
             results = error.scored
             rejected = _reasons_by_id(error)
+        except ScoringError as error:
+            # Down, or the whole request refused (e.g. 401): nothing was scored, so the
+            # batch goes back at once rather than when its leases expire.
+            _release(store, batch, owner)
+            summary.error = str(error)
+            break
         by_id = {result.id: result for result in results}
         transitions = [
             _decided(record, by_id[record.record_id], process.model.name)

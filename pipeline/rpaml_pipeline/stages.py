@@ -50,7 +50,8 @@ def deliver_stage(
 
 def score_stage(store: Store, process: ProcessDefinition, client: ScoringClient) -> dict[str, Any]:
     """Score every validated record of ``process``; ``error`` is set when the service
-    stopped answering (the records it did not score stay ``validated``)."""
+    stopped answering or refused the requests (e.g. 401 without a valid API key); the
+    records it did not score stay ``validated``."""
     run_id = store.start_run(process.name, "score", config_hash=process_hash(process))
     result = score_validated(store, process, client, run_id=run_id)
     store.finish_run(run_id, "failed" if result.error else "succeeded", result.as_dict())

@@ -4,12 +4,15 @@ The process binds its listening socket itself before uvicorn starts, so ``--port
 gets a free port from the kernel with no window in which another process could take
 it; the bound URL is printed as ``SERVICE_URL=...`` and written to ``--ready-file``
 once the server accepts requests, which is what tests and the project CLI wait for.
+
+API keys are required (``RPAML_SERVICE_API_KEYS`` or ``RPAML_SERVICE_API_KEYS_FILE``,
+see :mod:`rpaml_service.auth`): without one the command prints why and exits with
+status 2, whatever address it was asked to bind.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -67,13 +70,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def _url_for(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -127,14 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not len(app.state.keys) and not _is_loopback(args.host):
-        print(
-            f"error: refusing to serve on {args.host} without API keys; configure "
-            "RPAML_SERVICE_API_KEYS or RPAML_SERVICE_API_KEYS_FILE (see python -m "
-            "rpaml_service.auth), or bind to a loopback address",
-            file=sys.stderr,
-        )
         return 2
     try:
         sock = bind_socket(args.host, args.port)

@@ -7,19 +7,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from rpaml_service.auth import ApiKey, KeyRing, digest, parse_entry, read_keys_file
+from rpaml_service.auth import key_ring
 from rpaml_service.batching import MicroBatcher
 from rpaml_service.fast_path import ScoringFastPath
 from rpaml_service.metrics import ServiceMetrics
 from rpaml_service.middleware import RequestContextMiddleware
 from rpaml_service.model_store import ModelStore
-from rpaml_service.routers import admin, health, models, scoring
-from rpaml_service.schemas import request_body_components
+from rpaml_service.openapi import install_openapi
+from rpaml_service.routers import admin, docs, health, models, scoring
 from rpaml_service.settings import ServiceSettings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -36,8 +35,9 @@ features that raised the score most) are added only when the request sets
 `"explain": true`: they cost up to one extra prediction per feature and row, so the
 default is off. The pipeline's scoring stage asks for them and stores them.
 
-Every route but health needs an API key in the `X-API-Key` header: scope `score` for
-models and scoring, `admin` for reloading and metrics.
+Every route but the health probes needs an API key in the `X-API-Key` header: scope
+`score` for models and scoring, `admin` for reloading and metrics; any key reads this
+document. A missing or unknown key gets 401, a key without the route's scope 403.
 """
 
 
@@ -83,31 +83,6 @@ async def _watch_champions(app: FastAPI, interval: float) -> None:
             logger.exception("checking the registry for new champions failed")
 
 
-def build_key_ring(settings: ServiceSettings) -> KeyRing:
-    """Every accepted API key: hashed entries, the keys file, and the legacy plain key.
-
-    Raises
-    ------
-    ConfigurationError
-        If an entry or the file is malformed.
-    """
-    keys: list[ApiKey] = [
-        parse_entry(entry, where=f"RPAML_SERVICE_API_KEYS[{index}]")
-        for index, entry in enumerate(settings.api_keys)
-    ]
-    if settings.api_keys_file is not None:
-        keys.extend(read_keys_file(settings.api_keys_file))
-    if settings.api_key is not None:
-        keys.append(
-            ApiKey(
-                "api_key",
-                digest(settings.api_key.get_secret_value()),
-                frozenset({"score", "admin"}),
-            )
-        )
-    return KeyRing(keys)
-
-
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the scoring service.
 
@@ -126,19 +101,27 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     Raises
     ------
     ConfigurationError
-        If the API key settings are malformed.
+        If no API key is configured, or a key entry or the keys file is malformed.
     """
     resolved = settings if settings is not None else get_settings()
+    # Checked first: a service without keys must not come up, not even half-built.
+    keys = key_ring(resolved)
     app = FastAPI(
         title="rpaml scoring service",
         version="1",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own documentation routes would be open to anyone; routers.docs
+        # serves them behind a key.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     metrics = ServiceMetrics()
     app.state.settings = resolved
     app.state.metrics = metrics
-    app.state.keys = build_key_ring(resolved)
+    app.state.keys = keys
     app.state.model_store = ModelStore(
         resolved.registry_dir,
         resolved.models,
@@ -149,33 +132,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         wait=resolved.batch_wait_ms / 1000.0,
         on_batch=metrics.observe_batch,
     )
-    if not len(app.state.keys):
-        logger.warning("no API keys configured: every route is open (use only on loopback)")
+    logger.info("accepting %d API key(s): %s", len(keys), sorted(keys.names()))
 
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(scoring.router)
     app.include_router(admin.router)
+    app.include_router(docs.router)
     # Added first so it runs inside the request-context middleware (ids, body limit).
     app.add_middleware(ScoringFastPath, state=app.state)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=resolved.max_body_bytes)
-    _describe_request_bodies(app)
+    install_openapi(app, app.state.model_store)
     return app
-
-
-def _describe_request_bodies(app: FastAPI) -> None:
-    """Add the scoring routes' request bodies to the OpenAPI components.
-
-    Those routes parse their raw body themselves (the hot path), so FastAPI does not
-    know the bodies' schemas; the routes refer to these components by name.
-    """
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = generate()  # FastAPI caches it; adding the components is idempotent
-        document.setdefault("components", {}).setdefault("schemas", {}).update(
-            request_body_components()
-        )
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -38,7 +38,7 @@ _api_key_header = APIKeyHeader(
     auto_error=False,
     description=(
         "API key with the route's scope (score or admin); required on every route but "
-        "health when the service has keys configured."
+        "the health probes. Any known key may read the API's documentation."
     ),
 )
 
@@ -87,10 +87,12 @@ async def get_loaded_model(
 LoadedModelDep = Annotated[LoadedModel, Depends(get_loaded_model)]
 
 
-def _authorise(request: Request, presented: str | None, scope: Scope) -> str:
+def _authorise(request: Request, presented: str | None, scope: Scope | None) -> str:
+    """The name of the presented key; 401 without a known key, 403 without ``scope``.
+
+    ``scope`` None accepts any known key (the API's documentation).
+    """
     keys: KeyRing = request.app.state.keys
-    if not len(keys):
-        return "anonymous"  # no keys configured: open service (loopback only, see __main__)
     if presented is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
@@ -104,7 +106,7 @@ def _authorise(request: Request, presented: str | None, scope: Scope) -> str:
             detail=f"unknown API key (sent in the {API_KEY_HEADER} header)",
             headers={"WWW-Authenticate": API_KEY_HEADER},
         )
-    if scope not in key.scopes:
+    if scope is not None and scope not in key.scopes:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN,
             detail=f"API key {key.name!r} lacks the {scope!r} scope this route needs",
@@ -126,5 +128,8 @@ async def require_admin_scope(
     return _authorise(request, api_key, "admin")
 
 
-# Kept for callers of the earlier single-key dependency.
-require_api_key = require_score_scope
+async def require_any_key(
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
+) -> str:
+    """The calling key's name, whatever its scopes; 401 without a known key."""
+    return _authorise(request, api_key, None)

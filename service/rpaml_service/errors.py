@@ -13,7 +13,7 @@ class ServiceError(Exception):
 
 
 class ConfigurationError(ServiceError, ValueError):
-    """The service's settings are unusable (e.g. a malformed API key entry)."""
+    """The service's settings are unusable (no API key, a malformed key entry, ...)."""
 
 
 class BatcherClosedError(ServiceError, RuntimeError):

@@ -4,10 +4,11 @@ FastAPI's routing, dependency solving and exception middleware cost about as muc
 request as validating and scoring a record. This ASGI middleware answers the common
 case of ``POST /v1/models/{name}/score`` and ``.../score/columns`` itself: a known key
 with the score scope, a served model, a body that parses and rows that pass the feature
-schema. Anything else (a missing key, an unknown model, a malformed body, a failing
-field, an oversized batch) is handed, with the body it read, to the FastAPI route, so
-every refusal comes from the one documented implementation, and answers are built by
-the same functions the routes use (:mod:`rpaml_service.routers.scoring`).
+schema. Anything else is handed to the FastAPI route, so every refusal comes from the
+one documented implementation: a missing, unknown or under-scoped key before the body
+is read (the route answers 401 or 403 without reading it either), an unknown model, a
+malformed body, a failing field or an oversized batch with the body it read. Answers
+are built by the same functions the routes use (:mod:`rpaml_service.routers.scoring`).
 
 Small requests go through the micro-batcher, which scores concurrent ones together;
 a request of more than ``INLINE_ROWS`` rows is validated, scored and encoded alone in
@@ -60,11 +61,14 @@ class ScoringFastPath:
             await self.app(scope, receive, send)
             return
         match = _SCORING_PATH.fullmatch(scope["path"])
-        if match is None:
+        if match is None or not self._may_score(scope):
+            # Refused keys are checked before the body is read, so a caller without a
+            # key cannot make the service read (up to max_body_bytes) for nothing; the
+            # route answers 401 or 403 without reading the body either.
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        answer = await self._answer(scope, match[1], columnar=match[2] is not None, body=body)
+        answer = await self._answer(match[1], columnar=match[2] is not None, body=body)
         if answer is None:
             await self.app(scope, _replay(body, receive), send)
             return
@@ -77,17 +81,19 @@ class ScoringFastPath:
         )
         await send({"type": "http.response.body", "body": answer})
 
-    async def _answer(
-        self, scope: Scope, name: str, *, columnar: bool, body: bytes
-    ) -> bytes | None:
+    def _may_score(self, scope: Scope) -> bool:
+        """Whether the request carries a known key with the score scope.
+
+        One digest lookup per request; the refusals (401, 403) are the route's to give.
+        """
+        keys: KeyRing = self.state.keys
+        presented = _header(scope, b"x-api-key")
+        key = keys.find(presented) if presented is not None else None
+        return key is not None and "score" in key.scopes
+
+    async def _answer(self, name: str, *, columnar: bool, body: bytes) -> bytes | None:
         """The 200 answer's body, or None to let the route answer (and refuse)."""
         state = self.state
-        keys: KeyRing = state.keys
-        if len(keys):
-            presented = _header(scope, b"x-api-key")
-            key = keys.find(presented) if presented is not None else None
-            if key is None or "score" not in key.scopes:
-                return None
         model: LoadedModel | None = state.model_store.get(name)
         if model is None:
             return None

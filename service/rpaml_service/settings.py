@@ -1,11 +1,16 @@
-"""Typed settings of the scoring service (pydantic-settings, env prefix ``RPAML_SERVICE_``)."""
+"""Typed settings of the scoring service (pydantic-settings, env prefix ``RPAML_SERVICE_``).
+
+API keys are mandatory: :func:`rpaml_service.app.create_app` raises
+:class:`~rpaml_service.errors.ConfigurationError` when neither ``api_keys`` nor
+``api_keys_file`` gives one (see :mod:`rpaml_service.auth`).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,16 +37,15 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Most records one scoring request may carry.",
     )
-    api_key: SecretStr | None = Field(
-        default=None,
-        description=(
-            "A single plain key accepted with every scope (kept for compatibility; "
-            "prefer hashed api_keys). Hashed at startup, never logged."
-        ),
-    )
+    # Keys are only ever configured hashed. There is deliberately no plain-key setting:
+    # RPAML_SERVICE_API_KEY is the pipeline client's key, and a service that read it from
+    # a shared environment would grant that client every scope.
     api_keys: list[str] = Field(
         default_factory=list,
-        description="Accepted keys as 'name:scope[,scope]:sha256-hex' entries.",
+        description=(
+            "Accepted keys as 'name:scope[,scope]:sha256-hex' entries. With api_keys_file "
+            "they must give at least one key: the service does not start without one."
+        ),
     )
     api_keys_file: Path | None = Field(
         default=None,

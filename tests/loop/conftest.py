@@ -3,6 +3,8 @@ trained from it through the pipeline, and a real scoring service on loopback."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.model_training import TrainingOutcome, train_from_store
 from rpaml_pipeline.process import ProcessDefinition, load_process
+from rpaml_pipeline.secrets_file import SERVICE_KEY, write_service_keys
 from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim, generate_claims
 from staged_claims import PROCESS_FILE, SEED, process_all, stage
@@ -49,12 +52,22 @@ def trained_registry(
 
 
 @pytest.fixture(scope="session")
+def service_key() -> str:
+    """The API key the session's scoring service accepts (it starts with none other)."""
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="session")
 def service_url(
-    tmp_path_factory: pytest.TempPathFactory, trained_registry: tuple[Path, TrainingOutcome]
+    tmp_path_factory: pytest.TempPathFactory,
+    trained_registry: tuple[Path, TrainingOutcome],
+    service_key: str,
 ) -> Iterator[str]:
-    """A real scoring service process on a free loopback port."""
+    """A real scoring service process on a free loopback port, accepting ``service_key``
+    through a keys file written as the demo writes it."""
     run_dir = tmp_path_factory.mktemp("service")
     registry, _ = trained_registry
+    keys_file = write_service_keys(run_dir, {SERVICE_KEY: service_key})
     with ManagedProcess(
         "scoring service",
         [
@@ -70,5 +83,6 @@ def service_url(
         ],
         ready_file=run_dir / "url",
         log_file=run_dir / "service.log",
+        env={**os.environ, "RPAML_SERVICE_API_KEYS_FILE": str(keys_file)},
     ) as service:
         yield service.url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.scoring import ScoringClient
 from rpaml_pipeline.scoring_stage import score_validated
@@ -15,13 +17,17 @@ def _open_claims(claims: list[GeneratedClaim]) -> list[GeneratedClaim]:
 
 
 def test_validated_records_are_scored_and_decided(
-    store: Store, process: ProcessDefinition, claims: list[GeneratedClaim], service_url: str
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    service_url: str,
+    service_key: str,
 ) -> None:
     stage(store, process.name, _open_claims(claims), "collect")
     process_all(store, process)
     validated = store.counts(process.name)[process.name]["validated"]
     run_id = store.start_run(process.name, "score")
-    with ScoringClient(service_url, chunk_size=7) as client:
+    with ScoringClient(service_url, api_key=service_key, chunk_size=7) as client:
         summary = score_validated(store, process, client, run_id=run_id, batch_size=16)
     assert summary.error is None
     assert summary.scored == validated
@@ -57,4 +63,25 @@ def test_service_down_leaves_records_validated(
     assert summary.error is not None and summary.scored == 0
     assert summary.waiting == before
     # The leases were given back: the next run can claim every record at once.
+    assert len(store.claim(process.name, "validated", owner="next", limit=10_000)) == before
+
+
+@pytest.mark.parametrize("key", [None, "not-the-key"], ids=["no key", "wrong key"])
+def test_a_refused_key_leaves_records_validated(
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    service_url: str,
+    key: str | None,
+) -> None:
+    stage(store, process.name, _open_claims(claims), "collect")
+    process_all(store, process)
+    before = store.counts(process.name)[process.name]["validated"]
+    run_id = store.start_run(process.name, "score")
+    with ScoringClient(service_url, api_key=key) as client:
+        summary = score_validated(store, process, client, run_id=run_id)
+    assert summary.error is not None and "answered 401" in summary.error
+    assert "X-API-Key" in summary.error and summary.scored == 0
+    assert summary.waiting == before
+    # Given back at once, not when the leases expire.
     assert len(store.claim(process.name, "validated", owner="next", limit=10_000)) == before

@@ -8,5 +8,6 @@ from orchestration_harness import (  # noqa: F401 - pytest finds fixtures by nam
     portal,
     registry_dir,
     secrets,
+    service_key,
     service_url,
 )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.runner import process_collected
-from rpaml_pipeline.secrets_file import ensure_demo_secrets
+from rpaml_pipeline.secrets_file import SERVICE_KEY, ensure_demo_secrets, write_service_keys
 from rpaml_pipeline.store import IncomingRecord, Store
 from rpaml_sandbox.portal.display import display_values
 from rpaml_sandbox.portal.generator import generate_claims
@@ -66,14 +67,24 @@ def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def service_url(tmp_path_factory: pytest.TempPathFactory, registry_dir: Path) -> Iterator[str]:
+def service_key() -> str:
+    """The API key the session's scoring service accepts; workers send it."""
+    return token_urlsafe(24)
+
+
+@pytest.fixture(scope="session")
+def service_url(
+    tmp_path_factory: pytest.TempPathFactory, registry_dir: Path, service_key: str
+) -> Iterator[str]:
     run_dir = tmp_path_factory.mktemp("orchestration-service")
+    keys_file = write_service_keys(run_dir, {SERVICE_KEY: service_key})
     with ManagedProcess(
         "scoring service",
         [sys.executable, "-m", "rpaml_service", "--registry", str(registry_dir), "--port", "0",
          "--ready-file", str(run_dir / "url")],
         ready_file=run_dir / "url",
         log_file=run_dir / "service.log",
+        env={**os.environ, "RPAML_SERVICE_API_KEYS_FILE": str(keys_file)},
     ) as service:  # fmt: skip
         yield service.url
 
@@ -179,8 +190,9 @@ class Workers:
 
 @pytest.fixture
 def make_workers(
-    data_dir: Path, secrets: dict[str, str], registry_dir: Path, service_url: str
-) -> Iterator[Callable[..., Workers]]:
+    data_dir: Path, secrets: dict[str, str], registry_dir: Path, service_url: str,
+    service_key: str,
+) -> Iterator[Callable[..., Workers]]:  # fmt: skip
     created: list[Workers] = []
 
     def make(portal: Portal, *, store_url: str | None, schedules: dict[str, str],
@@ -192,6 +204,7 @@ def make_workers(
             "RPAML_PROCESS_FILE": str(process_file_with(data_dir.parent, schedules)),
             "RPAML_PORTAL_URL": portal.url,
             "RPAML_SERVICE_URL": service_url,
+            "RPAML_SERVICE_API_KEY": service_key,
             "RPAML_STEP_RETRY_SECONDS": "1",
             "RPAML_ACT_BATCH_SIZE": "5",
             **extra,

@@ -49,8 +49,11 @@ def test_the_loop_survives_sigkill_while_collecting_and_while_acting(
         # 1. Kill while the collect robot is on the portal.
         wait_until(lambda: _runs(store, "collect_claims", "running") == 1, 90, "collecting")
         time.sleep(1.0)  # the robot is logging in and reading the claims list
-        workers.kill("crash-worker", "collect robot running, nothing staged yet")
-        assert sum(_counts(store).values()) == 0
+        workers.kill("crash-worker", "collect robot running")
+        # Whatever the killed robot staged before it died (on a fast machine it may have
+        # staged a page already) is staged once: the redone collect finds it unchanged.
+        staged_before_kill = sum(_counts(store).values())
+        workers.note("staged before the kill", records=staged_before_kill)
         workers.start("crash-worker")
 
         # 2. Kill while the act robot is applying decisions (some acted, some not yet).
@@ -81,7 +84,7 @@ def test_the_loop_survives_sigkill_while_collecting_and_while_acting(
         workers.note("records by state", **counts)
         assert set(counts) <= END_STATES, counts
         assert collected > 0
-        assert sum(counts.values()) == collected
+        assert sum(counts.values()) == collected + staged_before_kill
         acted = [r for chunk in store.iter_records("claims_triage", "acted") for r in chunk]
         requeued = sum(
             1 for r in acted for e in store.record_events(r.record_id) if e.step == "act.requeue"

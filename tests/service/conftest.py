@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from claims_registry import build_registry
 from fastapi.testclient import TestClient
+from service_keys import HEADERS, keyed_settings
 
 from rpaml_service.app import create_app
-from rpaml_service.settings import ServiceSettings
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,8 @@ def registry_copy(registry_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def client(registry_dir: Path) -> Iterator[TestClient]:
-    """A started app (lifespan run) serving every champion of the session registry."""
-    app = create_app(ServiceSettings(registry_dir=registry_dir))
-    with TestClient(app) as test_client:
+    """A started app (lifespan run) serving every champion of the session registry; its
+    requests carry a key with both scopes."""
+    app = create_app(keyed_settings(registry_dir=registry_dir))
+    with TestClient(app, headers=HEADERS) as test_client:
         yield test_client

@@ -12,7 +12,11 @@ from rpaml_service.settings import ServiceSettings
 
 
 class LiveServer:
-    """A real uvicorn server on loopback port 0, in a thread of this test."""
+    """A real uvicorn server on loopback port 0, in a thread of this test.
+
+    ``settings`` must carry an API key (see ``service_keys.keyed_settings``): the service
+    does not start without one.
+    """
 
     def __init__(self, settings: ServiceSettings) -> None:
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="error")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from service_keys import HEADERS, keyed_settings
 
 from rpaml_service.app import create_app
-from rpaml_service.settings import ServiceSettings
 
 
 def test_health_lists_every_served_champion_with_versions(client: TestClient) -> None:
@@ -37,7 +37,7 @@ def test_readiness_probe_answers_200_when_ready(client: TestClient) -> None:
 
 
 def test_not_ready_before_the_lifespan_has_loaded_the_models(registry_dir: Path) -> None:
-    app = create_app(ServiceSettings(registry_dir=registry_dir))
+    app = create_app(keyed_settings(registry_dir=registry_dir))
     # Without the context manager, TestClient does not run the lifespan.
     unstarted = TestClient(app)
 
@@ -50,16 +50,18 @@ def test_not_ready_before_the_lifespan_has_loaded_the_models(registry_dir: Path)
 
 
 def test_only_the_named_models_are_loaded(registry_dir: Path) -> None:
-    settings = ServiceSettings(registry_dir=registry_dir, models=["claims_priority"])
+    settings = keyed_settings(registry_dir=registry_dir, models=["claims_priority"])
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=HEADERS) as client:
         models = client.get("/v1/health").json()["models"]
 
     assert list(models) == ["claims_priority"]
 
 
 def test_an_empty_registry_starts_but_is_not_ready(tmp_path: Path) -> None:
-    with TestClient(create_app(ServiceSettings(registry_dir=tmp_path / "empty"))) as client:
+    with TestClient(
+        create_app(keyed_settings(registry_dir=tmp_path / "empty")), headers=HEADERS
+    ) as client:
         health = client.get("/v1/health").json()
         probe = client.get("/v1/health/ready")
 

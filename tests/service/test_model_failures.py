@@ -7,16 +7,18 @@ from pathlib import Path
 
 from claims_registry import LOW_RISK
 from fastapi.testclient import TestClient
+from service_keys import HEADERS, keyed_settings
 
 from rpaml_service.app import create_app
-from rpaml_service.settings import ServiceSettings
 
 
 def test_tampered_artifact_is_reported_and_not_served(registry_copy: Path) -> None:
     artifact = registry_copy / "claims_fraud" / "1" / "model.joblib"
     artifact.write_bytes(artifact.read_bytes() + b"tampered")
 
-    with TestClient(create_app(ServiceSettings(registry_dir=registry_copy))) as client:
+    with TestClient(
+        create_app(keyed_settings(registry_dir=registry_copy)), headers=HEADERS
+    ) as client:
         health = client.get("/v1/health").json()
         listed = [model["name"] for model in client.get("/v1/models").json()]
         refused = client.post(
@@ -47,7 +49,9 @@ def test_library_mismatch_is_reported_and_not_served(registry_copy: Path) -> Non
     metadata["library_versions"]["sklearn"] = "0.24.2"
     metadata_path.write_text(json.dumps(metadata))
 
-    with TestClient(create_app(ServiceSettings(registry_dir=registry_copy))) as client:
+    with TestClient(
+        create_app(keyed_settings(registry_dir=registry_copy)), headers=HEADERS
+    ) as client:
         health = client.get("/v1/health").json()
 
     error = health["models"]["claims_priority"]["error"]
@@ -57,9 +61,9 @@ def test_library_mismatch_is_reported_and_not_served(registry_copy: Path) -> Non
 
 
 def test_requested_model_without_champion_is_reported(registry_dir: Path) -> None:
-    settings = ServiceSettings(registry_dir=registry_dir, models=["claims_draft", "claims_fraud"])
+    settings = keyed_settings(registry_dir=registry_dir, models=["claims_draft", "claims_fraud"])
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=HEADERS) as client:
         health = client.get("/v1/health").json()
 
     assert health["ready"] is True
@@ -71,7 +75,9 @@ def test_when_every_model_fails_the_service_starts_but_is_not_ready(registry_cop
     for name in ("claims_fraud", "claims_priority"):
         (registry_copy / name / "1" / "model.joblib").write_bytes(b"not a model")
 
-    with TestClient(create_app(ServiceSettings(registry_dir=registry_copy))) as client:
+    with TestClient(
+        create_app(keyed_settings(registry_dir=registry_copy)), headers=HEADERS
+    ) as client:
         health = client.get("/v1/health").json()
 
     assert health["ready"] is False
@@ -83,7 +89,9 @@ def test_tampered_compiled_artifact_is_refused(registry_copy: Path) -> None:
     compiled = registry_copy / "claims_fraud" / "1" / "model.onnx"
     compiled.write_bytes(compiled.read_bytes() + b"x")
 
-    with TestClient(create_app(ServiceSettings(registry_dir=registry_copy))) as client:
+    with TestClient(
+        create_app(keyed_settings(registry_dir=registry_copy)), headers=HEADERS
+    ) as client:
         health = client.get("/v1/health").json()
         metrics = client.get("/metrics").text
 

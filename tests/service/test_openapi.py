@@ -1,4 +1,8 @@
-"""The OpenAPI document describes every route and body."""
+"""The OpenAPI document describes every route and body, and the served models.
+
+The ``client`` fixture sends a key: the document and the docs pages need one (any
+scope; refusals are checked with every other route in test_api_key).
+"""
 
 from __future__ import annotations
 
@@ -41,8 +45,43 @@ def test_openapi_describes_routes_and_bodies(client: TestClient) -> None:
     }
 
 
-def test_interactive_docs_are_served(client: TestClient) -> None:
-    response = client.get("/docs")
+def test_interactive_docs_are_served_to_key_holders(client: TestClient) -> None:
+    swagger = client.get("/docs")
+    redoc = client.get("/redoc")
 
-    assert response.status_code == 200
-    assert "swagger" in response.text.lower()
+    assert swagger.status_code == redoc.status_code == 200
+    assert "swagger" in swagger.text.lower() and "/openapi.json" in swagger.text
+    assert "redoc" in redoc.text.lower()
+
+
+def test_openapi_offers_the_served_models_as_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    models = {model["name"]: model for model in client.get("/v1/models").json()}
+
+    for path in ("/v1/models/{name}/score", "/v1/models/{name}/score/columns"):
+        operation = spec["paths"][path]["post"]
+        [parameter] = [p for p in operation["parameters"] if p["in"] == "path"]
+        assert {k: v["value"] for k, v in parameter["examples"].items()} == {
+            name: name for name in models
+        }
+        bodies = operation["requestBody"]["content"]["application/json"]["examples"]
+        assert set(bodies) == set(models)
+        for name, example in bodies.items():
+            # Each example body fits its model: the service scores it.
+            scored = client.post(path.replace("{name}", name), json=example["value"])
+            assert scored.status_code == 200, scored.text
+            features = {f["name"] for f in models[name]["feature_schema"]["features"]}
+            value = example["value"]
+            sent = value["records"][0]["features"] if "records" in value else value["columns"]
+            assert set(sent) == features
+
+
+def test_openapi_declares_the_key_on_every_operation_but_health(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+
+    scheme = spec["components"]["securitySchemes"]["APIKeyHeader"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            keyed = operation.get("security") == [{"APIKeyHeader": []}]
+            assert keyed is not path.startswith("/v1/health"), f"{method.upper()} {path}"

@@ -12,17 +12,17 @@ import pytest
 from claims_registry import HIGH_RISK, LOOSE_THRESHOLDS, LOW_RISK, synthetic_claims
 from fastapi.testclient import TestClient
 from live_server import LiveServer
+from service_keys import HEADERS, keyed_settings
 
 from rpaml_models import ModelRegistry, train_model
 from rpaml_service.app import create_app
-from rpaml_service.settings import ServiceSettings
 
 SCORE = "/v1/models/claims_fraud/score"
 
 
 def test_oversized_bodies_get_413_and_long_batches_422(registry_dir: Path) -> None:
-    settings = ServiceSettings(registry_dir=registry_dir, max_body_bytes=4096, max_batch=3)
-    with TestClient(create_app(settings)) as client:
+    settings = keyed_settings(registry_dir=registry_dir, max_body_bytes=4096, max_batch=3)
+    with TestClient(create_app(settings), headers=HEADERS) as client:
         big = client.post(SCORE, content=b'{"records": [' + b" " * 5000 + b"]}")
         long = client.post(SCORE, json={"records": [{"features": LOW_RISK}] * 4})
         alive = client.post(SCORE, json={"records": [{"features": LOW_RISK}]})
@@ -118,16 +118,16 @@ async def _hammer(url: str, clients: int, seconds: float) -> list[tuple[int, str
             version = response.json()["model_version"] if response.status_code == 200 else ""
             outcomes.append((response.status_code, version))
 
-    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=HEADERS) as http:
         await asyncio.gather(*(one(http) for _ in range(clients)))
     return outcomes
 
 
 def test_concurrent_requests_are_batched(registry_dir: Path) -> None:
-    settings = ServiceSettings(registry_dir=registry_dir, batch_wait_ms=2.0, reload_interval=0)
+    settings = keyed_settings(registry_dir=registry_dir, batch_wait_ms=2.0, reload_interval=0)
     with LiveServer(settings) as url:
         outcomes = asyncio.run(_hammer(url, clients=16, seconds=1.0))
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{url}/metrics", headers=HEADERS).text
 
     assert outcomes and {status for status, _ in outcomes} == {200}
     count = _metric(metrics, 'rpaml_batch_rows_count{model="claims_fraud",version="1"}')
@@ -142,7 +142,7 @@ def test_promotion_switches_versions_under_load_without_failures(
     registry = ModelRegistry(registry_copy)
     frame, labels = synthetic_claims(300, seed=4)
     new = train_model(frame, labels, registry.load("claims_fraud").schema, {"max_iter": 10})
-    settings = ServiceSettings(registry_dir=registry_copy, reload_interval=0.1)
+    settings = keyed_settings(registry_dir=registry_copy, reload_interval=0.1)
     with LiveServer(settings) as url:
 
         async def scenario() -> list[tuple[int, str]]:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from claims_registry import HIGH_RISK, LOW_RISK, THRESHOLDS, synthetic_claims
 from fastapi.testclient import TestClient
+from service_keys import HEADERS, keyed_settings
 
 from rpaml_models import ModelRegistry
 from rpaml_service.app import create_app
-from rpaml_service.settings import ServiceSettings
 
 SCORE_FRAUD = "/v1/models/claims_fraud/score"
 
@@ -174,10 +174,10 @@ def test_empty_batch_is_422(client: TestClient) -> None:
 
 
 def test_batch_larger_than_max_batch_is_422(registry_dir: Path) -> None:
-    settings = ServiceSettings(registry_dir=registry_dir, max_batch=3)
+    settings = keyed_settings(registry_dir=registry_dir, max_batch=3)
     records = [{"features": LOW_RISK}] * 4
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=HEADERS) as client:
         too_many = client.post(SCORE_FRAUD, json={"records": records})
         at_limit = client.post(SCORE_FRAUD, json={"records": records[:3]})
 

@@ -1,4 +1,16 @@
-"""Administration: reload promoted champions now, and Prometheus metrics (admin scope)."""
+"""Administration: reload promoted champions now, and Prometheus metrics (admin scope).
+
+``/metrics`` needs the admin scope like the reload: the series name every model,
+version and decision count, which is operational detail for operators, not for the
+scoring clients that hold score-only keys. Prometheus sends the key with the scrape
+job's ``http_headers`` option, read from a file so it stays out of the configuration::
+
+    scrape_configs:
+      - job_name: rpaml-service
+        static_configs: [{targets: ["service:8000"]}]
+        http_headers:
+          X-API-Key: {files: [/etc/prometheus/rpaml-service-key]}
+"""
 
 from __future__ import annotations
 

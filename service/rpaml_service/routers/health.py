@@ -1,4 +1,8 @@
-"""``/v1/health``: liveness, readiness and the state of every model."""
+"""``/v1/health``: liveness, readiness and the state of every model.
+
+The only routes that need no API key: load balancers, orchestrators and container
+health checks probe them without credentials.
+"""
 
 from __future__ import annotations
 
