@@ -138,7 +138,9 @@ def run_demo(
                 progress("decisions applied")
             if process.delivery:
                 with timer.stage("deliver"):
-                    summary.delivery = deliver_stage(store, process, data_dir, emitter)
+                    summary.delivery = deliver_stage(
+                        store, process, data_dir, emitter, variables=settings.variables()
+                    )
                     progress("records, scores and decisions delivered")
             summary.decision_quality = _decision_quality(store, process, portal.url, secrets)
     finally:

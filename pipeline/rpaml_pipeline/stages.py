@@ -42,10 +42,13 @@ def deliver_stage(
     process: ProcessDefinition,
     data_dir: Path,
     emitter: OpenLineageEmitter | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Deliver processed records, scores and decisions to the targets ``process`` declares
-    (paths relative to ``data_dir``); the delivery opens and closes its own run."""
-    return deliver(store, process, data_dir=data_dir, emitter=emitter).as_dict()
+    (paths relative to ``data_dir``; ``${NAME}`` in URLs and headers from ``variables``);
+    the delivery opens and closes its own run."""
+    report = deliver(store, process, data_dir=data_dir, emitter=emitter, variables=variables)
+    return report.as_dict()
 
 
 def score_stage(store: Store, process: ProcessDefinition, client: ScoringClient) -> dict[str, Any]:

@@ -98,7 +98,13 @@ def _score(runtime: WorkerRuntime) -> dict[str, Any]:
 
 def _deliver(runtime: WorkerRuntime) -> dict[str, Any]:
     settings = runtime.settings
-    return deliver_stage(runtime.store, runtime.process, settings.data_dir, runtime.emitter)
+    return deliver_stage(
+        runtime.store,
+        runtime.process,
+        settings.data_dir,
+        runtime.emitter,
+        variables=settings.variables(),
+    )
 
 
 def _train(runtime: WorkerRuntime) -> dict[str, Any]:
