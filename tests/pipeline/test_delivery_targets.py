@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 from pipeline_claims import PROCESS_FILE, claim
 from sqlalchemy import create_engine, text
 
+from loopback_http import QuietHandler, loopback
 from openlineage_spec import run_event_errors
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.delivery import deliver, write_part
@@ -50,7 +49,7 @@ class Webhook:
 def webhook() -> Iterator[Webhook]:
     hook = Webhook(failures=2)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             hook.attempts += 1
@@ -67,18 +66,9 @@ def webhook() -> Iterator[Webhook]:
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/claims"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback(Handler) as url:
+        hook.url = f"{url}/hooks/claims"
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _stage_validated(store: Store, process: ProcessDefinition, count: int) -> list[str]:

@@ -5,10 +5,8 @@ never written to the store, the run details or the lineage events."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from click.testing import CliRunner
 from pipeline_claims import PROCESS_FILE, claim
 from sqlalchemy import create_engine, text
 
+from loopback_http import QuietHandler, answer_json, loopback
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.errors import MissingVariableError
@@ -51,10 +50,10 @@ class Partner:
 
 @pytest.fixture
 def partner() -> Iterator[Partner]:
-    body = json.dumps({"records": [claim(61), claim(62)]}).encode()
+    body = {"records": [claim(61), claim(62)]}
     state = Partner(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _authorised(self) -> bool:
             given = self.headers.get("Authorization")
             state.seen.append(given)
@@ -65,13 +64,8 @@ def partner() -> Iterator[Partner]:
             return True
 
         def do_GET(self) -> None:
-            if not self._authorised():
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            if self._authorised():
+                answer_json(self, body)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -82,18 +76,20 @@ def partner() -> Iterator[Partner]:
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+
+
+def partner_source(partner: Partner) -> dict[str, Any]:
+    """The partner's claims endpoint as an ``http`` source, its token a placeholder."""
+    return {
+        "name": "partner_api",
+        "kind": "http",
+        "url": partner.url + "/claims",
+        "records_path": "records",
+        "headers": {"Authorization": "Bearer ${PARTNER_TOKEN}"},
+    }
 
 
 def everything_written(store: Store, tmp_path: Path) -> str:
@@ -111,17 +107,7 @@ def everything_written(store: Store, tmp_path: Path) -> str:
 def test_an_http_source_sends_the_token_from_the_variables(
     store: Store, tmp_path: Path, partner: Partner
 ) -> None:
-    process = with_sections(
-        sources=[
-            {
-                "name": "partner_api",
-                "kind": "http",
-                "url": partner.url + "/claims",
-                "records_path": "records",
-                "headers": {"Authorization": "Bearer ${PARTNER_TOKEN}"},
-            }
-        ]
-    )
+    process = with_sections(sources=[partner_source(partner)])
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
     [report] = ingest_sources(
         store, process, data_dir=tmp_path, emitter=emitter, variables={"PARTNER_TOKEN": TOKEN}
@@ -141,12 +127,7 @@ def test_a_missing_variable_fails_that_source_by_name_and_the_others_still_run(
     engine.dispose()
     process = with_sections(
         sources=[
-            {
-                "name": "partner_api",
-                "kind": "http",
-                "url": partner.url + "/claims",
-                "headers": {"Authorization": "Bearer ${PARTNER_TOKEN}"},
-            },
+            partner_source(partner),
             {
                 "name": "claims_system",
                 "kind": "sql",
@@ -208,15 +189,7 @@ def test_the_cli_takes_variables_from_the_secrets_file_and_the_environment(
     process_file = tmp_path / "claims.yaml"
     data = yaml.safe_load(PROCESS_FILE.read_text(encoding="utf-8"))
     data.pop("enrichment", None)
-    data["sources"] = [
-        {
-            "name": "partner_api",
-            "kind": "http",
-            "url": partner.url + "/claims",
-            "records_path": "records",
-            "headers": {"Authorization": "Bearer ${PARTNER_TOKEN}"},
-        }
-    ]
+    data["sources"] = [partner_source(partner)]
     process_file.write_text(yaml.safe_dump(data), encoding="utf-8")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "secrets.env").write_text(f"PARTNER_TOKEN={TOKEN}\n", encoding="utf-8")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import yaml
 from pipeline_claims import PROCESS_FILE, claim
 from sqlalchemy import create_engine, text
 
+from loopback_http import QuietHandler, answer_json, loopback
 from openlineage_spec import run_event_errors
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process
@@ -31,31 +30,18 @@ def with_sources(sources: list[dict[str, Any]]) -> ProcessDefinition:
 @pytest.fixture
 def endpoint() -> Iterator[str]:
     """``/claims`` answers claims under ``data.items``; ``/down`` answers 503."""
-    body = json.dumps({"data": {"items": [claim(21), claim(22), {"claimId": ""}]}}).encode()
+    body = {"data": {"items": [claim(21), claim(22), {"claimId": ""}]}}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             if self.path != "/claims":
                 self.send_response(503)
                 self.end_headers()
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, body)
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(Handler) as url:
+        yield url
 
 
 def test_sql_source_stages_query_rows(store: Store, tmp_path: Path) -> None:
