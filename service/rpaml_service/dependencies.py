@@ -133,3 +133,21 @@ async def require_any_key(
 ) -> str:
     """The calling key's name, whatever its scopes; 401 without a known key."""
     return _authorise(request, api_key, None)
+
+
+async def optional_key(request: Request) -> str | None:
+    """The calling key's name when a known key is sent, else None; never refuses (the
+    health probes answer everyone, and say more to a caller with a key).
+
+    Read from the header directly, not as a ``Security`` dependency: OpenAPI would then
+    declare the key required on the probes, which it is not.
+    """
+    api_key = request.headers.get(API_KEY_HEADER)
+    if not api_key:
+        return None
+    keys: KeyRing = request.app.state.keys
+    key = keys.find(api_key)
+    return key.name if key is not None else None
+
+
+OptionalKeyDep = Annotated[str | None, Depends(optional_key)]

@@ -114,8 +114,12 @@ class HealthResponse(BaseModel):
 
     status: Literal["ok"] = Field(description="Always ok while the process answers.")
     ready: bool = Field(description="True once loading finished and at least one model serves.")
-    models: dict[str, ServedModelHealth | FailedModelHealth] = Field(
-        description="Every model the service tried to load, by name."
+    models: dict[str, ServedModelHealth | FailedModelHealth] | None = Field(
+        description=(
+            "Every model the service tried to load, by name; null for a caller without "
+            "a known API key (the probes answer everyone, the deployment's details only "
+            "key holders)."
+        )
     )
 
 

@@ -39,7 +39,7 @@ def test_readiness_probe_answers_200_when_ready(client: TestClient) -> None:
 def test_not_ready_before_the_lifespan_has_loaded_the_models(registry_dir: Path) -> None:
     app = create_app(keyed_settings(registry_dir=registry_dir))
     # Without the context manager, TestClient does not run the lifespan.
-    unstarted = TestClient(app)
+    unstarted = TestClient(app, headers=HEADERS)
 
     health = unstarted.get("/v1/health")
     probe = unstarted.get("/v1/health/ready")
@@ -67,3 +67,15 @@ def test_an_empty_registry_starts_but_is_not_ready(tmp_path: Path) -> None:
 
     assert health == {"status": "ok", "ready": False, "models": {}}
     assert probe.status_code == 503
+
+
+def test_without_a_key_health_says_only_alive_and_ready(client: TestClient) -> None:
+    """The probes answer everyone, but the deployment's models, versions and load errors
+    only to a caller with a known key (of any scope)."""
+    anonymous = client.get("/v1/health", headers={"X-API-Key": ""})
+    unknown = client.get("/v1/health/ready", headers={"X-API-Key": "not-a-key"})
+    keyed = client.get("/v1/health")
+
+    assert anonymous.status_code == unknown.status_code == 200
+    assert anonymous.json() == unknown.json() == {"status": "ok", "ready": True, "models": None}
+    assert set(keyed.json()["models"]) == {"claims_fraud", "claims_priority"}

@@ -95,9 +95,11 @@ def test_server_is_ready_on_a_kernel_chosen_port(server: str) -> None:
     assert server.startswith("http://127.0.0.1:")
     assert not server.endswith(":0")
 
-    health = httpx.get(f"{server}/v1/health", timeout=5).json()
+    anonymous = httpx.get(f"{server}/v1/health", timeout=5).json()
+    health = httpx.get(f"{server}/v1/health", headers={"X-API-Key": KEY}, timeout=5).json()
     refused = httpx.get(f"{server}/v1/models", timeout=5)
 
+    assert anonymous == {"status": "ok", "ready": True, "models": None}
     assert health["ready"] is True
     assert set(health["models"]) == {"claims_fraud", "claims_priority"}
     assert refused.status_code == 401
