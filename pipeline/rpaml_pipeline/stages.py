@@ -15,6 +15,7 @@ from typing import Any
 from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.errors import RecordNotFoundError, RobotRunError
 from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
+from rpaml_pipeline.owners import process_owner
 from rpaml_pipeline.process import ProcessDefinition, process_hash
 from rpaml_pipeline.robot_runs import RobotRunResult, run_robot, suite_path
 from rpaml_pipeline.runner import process_collected
@@ -27,7 +28,12 @@ def process_stage(
     store: Store, process: ProcessDefinition, emitter: OpenLineageEmitter | None = None
 ) -> dict[str, Any]:
     """Clean, validate, label and transform every collected record of ``process``."""
-    run_id = store.start_run(process.name, "process", config_hash=process_hash(process))
+    run_id = store.start_run(
+        process.name,
+        "process",
+        config_hash=process_hash(process),
+        details={"owner": process_owner("pipeline")},  # closed as failed if we die
+    )
     try:
         result = process_collected(store, process, run_id, emitter=emitter)
     except Exception as error:
@@ -55,7 +61,12 @@ def score_stage(store: Store, process: ProcessDefinition, client: ScoringClient)
     """Score every validated record of ``process``; ``error`` is set when the service
     stopped answering or refused the requests (e.g. 401 without a valid API key); the
     records it did not score stay ``validated``."""
-    run_id = store.start_run(process.name, "score", config_hash=process_hash(process))
+    run_id = store.start_run(
+        process.name,
+        "score",
+        config_hash=process_hash(process),
+        details={"owner": process_owner("pipeline")},  # closed as failed if we die
+    )
     result = score_validated(store, process, client, run_id=run_id)
     store.finish_run(run_id, "failed" if result.error else "succeeded", result.as_dict())
     return {"run_id": run_id, **result.as_dict()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +12,7 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from rpaml_pipeline.errors import RecordNotFoundError
+from rpaml_pipeline.owners import process_owner
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import IncomingRecord, Store
@@ -143,7 +143,7 @@ class Staging:
             self._definition = load_process(self.settings.process_file)
             self.process = self._definition.name
             self.key_fields = tuple(self._definition.contract.natural_key)
-        self.owner = f"robot-{socket.gethostname()}-{os.getpid()}"
+        self.owner = process_owner("robot")
         self._store: Store | None = None
         self.run_id: str | None = os.environ.get("RPAML_RUN_ID") or None
         self._owns_run = False

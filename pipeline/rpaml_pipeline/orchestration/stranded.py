@@ -8,16 +8,17 @@ action that did happen is recorded (``already_decided``), never repeated.
 
 A record is only taken from its robot when that robot is known to be gone: its lease
 has expired, or its owner (``robot-<host>-<pid>``) ran on this host and that process no
-longer exists.
+longer exists. The same holds for runs: a robot, processing or scoring run whose owner
+(``robot-...`` or ``pipeline-...``, :mod:`rpaml_pipeline.owners`) is gone is closed as
+failed, so a worker killed mid-stage leaves no run ``running`` for ever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 from dataclasses import dataclass
 
+from rpaml_pipeline.owners import owner_is_gone
 from rpaml_pipeline.store import RecordState, StepEvent, Store, StoredRecord, Transition
 
 
@@ -30,26 +31,8 @@ class StrandedReport:
     released: list[str]
     """Ids of ``decided`` records whose dead robot's lease was given back."""
     runs_closed: list[str]
-    """Ids of robot runs marked failed because their robot died."""
-
-
-def owner_is_gone(owner: str | None, *, host: str | None = None) -> bool:
-    """True when ``owner`` (``robot-<host>-<pid>``) is a process of this host that is gone."""
-    if not owner:
-        return True
-    name, _, pid_text = owner.rpartition("-")
-    prefix, _, owner_host = name.partition("-")
-    if prefix != "robot" or not pid_text.isdigit():
-        return False
-    if owner_host != (host or socket.gethostname()):
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    """Ids of runs (robot runs, processing and scoring runs) marked failed because the
+    process that ran them died."""
 
 
 def _is_stranded(record: StoredRecord, now: dt.datetime) -> str | None:
@@ -65,7 +48,7 @@ def _is_stranded(record: StoredRecord, now: dt.datetime) -> str | None:
 
 def requeue_stranded(store: Store, process: str, run_id: str | None = None) -> StrandedReport:
     """Put the ``acting`` records of dead robots back to ``decided``, give back their
-    leases on ``decided`` records, and close their runs as failed."""
+    leases on ``decided`` records, and close the runs of dead robots and stages as failed."""
     now = store.now()
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
@@ -105,9 +88,7 @@ def requeue_stranded(store: Store, process: str, run_id: str | None = None) -> S
     runs_closed: list[str] = []
     for run in store.list_runs(process, limit=200):
         owner = run.details.get("owner") if run.details else None
-        if run.status == "running" and run.robot and owner and owner_is_gone(str(owner)):
-            store.finish_run(
-                run.run_id, "failed", {"error": f"robot {owner} died before the run ended"}
-            )
+        if run.status == "running" and owner and owner_is_gone(str(owner)):
+            store.finish_run(run.run_id, "failed", {"error": f"{owner} died before the run ended"})
             runs_closed.append(run.run_id)
     return StrandedReport(requeued=requeued, released=released, runs_closed=runs_closed)
