@@ -24,18 +24,39 @@ DEMO_SECRET_KEYS = (
 )
 
 
-def read_secrets(path: Path) -> dict[str, str]:
-    """Parse a ``KEY=value`` file; blank lines and ``#`` comments are ignored."""
+def parse_secrets(text: str, *, source: str = "<secrets>") -> dict[str, str]:
+    """Parse ``KEY=value`` lines: blank lines and ``#`` comments are skipped.
+
+    An optional ``export`` prefix and one pair of matching quotes around the value are
+    accepted, so a file written for a shell works too. A line without ``=`` is an error
+    naming the file and line (never its content: it may hold a secret).
+
+    Raises
+    ------
+    SecretsFileError
+        ``<source>, line <n>: expected KEY=value``.
+    """
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
             continue
-        key, sep, value = stripped.partition("=")
-        if not sep or not key.strip():
-            raise SecretsFileError(f"{path}:{number}: expected KEY=value")
-        values[key.strip()] = value.strip().strip('"').strip("'")
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SecretsFileError(f"{source}, line {number}: expected KEY=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
     return values
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """The values of the secrets file at ``path`` (see :func:`parse_secrets`)."""
+    return parse_secrets(path.read_text(encoding="utf-8"), source=str(path))
 
 
 def ensure_demo_secrets(path: Path, username: str = "clerk") -> dict[str, str]:

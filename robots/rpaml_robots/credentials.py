@@ -1,4 +1,5 @@
-"""Portal credentials from the environment or a ``KEY=value`` secrets file.
+"""Portal credentials from the environment or a ``KEY=value`` secrets file (read by
+:func:`rpaml_pipeline.secrets_file.parse_secrets`, the one parser of that file).
 
 The password is wrapped in Robot Framework's ``Secret`` so that it cannot show up
 in a log even if the object itself is logged by accident.
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from robot.api.types import Secret
 
+from rpaml_pipeline.errors import SecretsFileError
+from rpaml_pipeline.secrets_file import parse_secrets
 from rpaml_robots.errors import ConfigurationError
 
 USERNAME_KEY = "RPAML_PORTAL_USERNAME"
@@ -28,33 +31,6 @@ class PortalCredentials:
     password: Secret = field(repr=False)
 
 
-def parse_secrets_file(text: str, *, source: str = "<secrets>") -> dict[str, str]:
-    """Parse ``KEY=value`` lines: blank lines and ``#`` comments are skipped.
-
-    An optional ``export`` prefix and one pair of matching quotes around the value
-    are accepted, so a file written for a shell works too. A line without ``=`` is
-    an error naming the file and line (never its content: it may hold a secret).
-    """
-    values: dict[str, str] = {}
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigurationError(
-                f"{source}, line {number}: expected KEY=value, got a line without a key"
-            )
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key] = value
-    return values
-
-
 def load_credentials(environ: Mapping[str, str] | None = None) -> PortalCredentials:
     """Read the portal credentials; the environment wins over the secrets file."""
     env = os.environ if environ is None else environ
@@ -68,7 +44,10 @@ def load_credentials(environ: Mapping[str, str] | None = None) -> PortalCredenti
             raise ConfigurationError(
                 f"{SECRETS_FILE_KEY} names {path}, which cannot be read: {error.strerror}"
             ) from None
-        file_values = parse_secrets_file(text, source=str(path))
+        try:
+            file_values = parse_secrets(text, source=str(path))
+        except SecretsFileError as error:  # one error family for the robot's caller
+            raise ConfigurationError(str(error)) from None
     username = env.get(USERNAME_KEY) or file_values.get(USERNAME_KEY, "")
     password = env.get(PASSWORD_KEY) or file_values.get(PASSWORD_KEY, "")
     missing = [

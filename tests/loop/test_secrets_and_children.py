@@ -17,6 +17,7 @@ from rpaml_pipeline.secrets_file import (
     DEMO_SECRET_KEYS,
     SERVICE_KEY,
     ensure_demo_secrets,
+    parse_secrets,
     read_secrets,
     redact,
     write_service_keys,
@@ -36,8 +37,25 @@ def test_demo_secrets_are_created_once_private_and_stable(tmp_path: Path) -> Non
 def test_malformed_secrets_file_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "secrets.env"
     path.write_text("# comment\nRPAML_PORTAL_PASSWORD=x\nnot a pair\n")
-    with pytest.raises(SecretsFileError, match=r"secrets.env:3: expected KEY=value"):
+    with pytest.raises(SecretsFileError, match=r"secrets.env, line 3: expected KEY=value"):
         read_secrets(path)
+
+
+def test_secrets_files_written_for_a_shell_are_read() -> None:
+    text = (
+        "# local credentials\n"
+        "\n"
+        "RPAML_PORTAL_USERNAME=clerk\n"
+        "export RPAML_PORTAL_PASSWORD='s3cr=t'\n"
+        'OTHER = "spaced value" \n'
+        "UNMATCHED=\"quote'\n"
+    )
+    assert parse_secrets(text) == {
+        "RPAML_PORTAL_USERNAME": "clerk",
+        "RPAML_PORTAL_PASSWORD": "s3cr=t",
+        "OTHER": "spaced value",
+        "UNMATCHED": "\"quote'",
+    }
 
 
 def test_missing_keys_are_added_and_existing_values_kept(tmp_path: Path) -> None:

@@ -6,30 +6,28 @@ from pathlib import Path
 
 import pytest
 
-from rpaml_robots.credentials import load_credentials, parse_secrets_file
+from rpaml_robots.credentials import load_credentials
 from rpaml_robots.errors import ConfigurationError
 
 
-def test_parse_secrets_file_skips_comments_and_strips_quotes() -> None:
-    text = (
-        "# local credentials\n"
-        "\n"
-        "RPAML_PORTAL_USERNAME=clerk\n"
+def test_a_shell_style_secrets_file_is_read(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(
+        "# local credentials\n\nRPAML_PORTAL_USERNAME=clerk\n"
         "export RPAML_PORTAL_PASSWORD='s3cr=t'\n"
-        'OTHER = "spaced value" \n'
     )
-    assert parse_secrets_file(text) == {
-        "RPAML_PORTAL_USERNAME": "clerk",
-        "RPAML_PORTAL_PASSWORD": "s3cr=t",
-        "OTHER": "spaced value",
-    }
+    credentials = load_credentials({"RPAML_SECRETS_FILE": str(secrets)})
+    assert credentials.username == "clerk"
+    assert credentials.password.value == "s3cr=t"
 
 
-def test_parse_secrets_file_names_the_bad_line_but_not_its_content() -> None:
+def test_a_malformed_secrets_file_names_the_line_but_not_its_content(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("RPAML_PORTAL_USERNAME=clerk\nhunter2\n")
     with pytest.raises(ConfigurationError) as caught:
-        parse_secrets_file("A=1\nhunter2\n", source="secrets.env")
+        load_credentials({"RPAML_SECRETS_FILE": str(secrets)})
     message = str(caught.value)
-    assert "secrets.env, line 2" in message
+    assert f"{secrets}, line 2" in message
     assert "hunter2" not in message
 
 
