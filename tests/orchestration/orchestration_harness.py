@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from secrets import token_urlsafe
@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from fresh_postgres import fresh_database
 from rpaml_pipeline.child_processes import ManagedProcess
@@ -29,19 +30,43 @@ from rpaml_sandbox.portal.display import display_values
 from rpaml_sandbox.portal.generator import generate_claims
 
 PROJECT = Path(__file__).resolve().parents[2]
-PROCESS_FILE = Path(__file__).with_name("claims_orchestrated.yaml")
+SHIPPED_PROCESS_FILE = PROJECT / "pipeline" / "processes" / "claims_triage.yaml"
 OPEN_CLAIMS = 30
 CLOSED_CLAIMS = 300
 SEED = 5
 
 
-def process_file_with(tmp: Path, schedules: dict[str, str]) -> Path:
-    """The test process file with its ``schedules:`` section replaced."""
-    text = PROCESS_FILE.read_text(encoding="utf-8").split("\nschedules:")[0]
-    lines = [f'  {job}: "{cron}"' for job, cron in schedules.items()]
+def orchestrated_process_text(schedules: Mapping[str, str] | None = None) -> str:
+    """The shipped claims process, less what these tests do not run: the desktop
+    enrichment robot (and the fields it looks up), drift checks, the inbox source and the
+    delivery targets. ``schedules`` replaces its schedules when given.
+
+    Derived from the shipped file on every run, so the two cannot drift apart.
+    """
+    data = yaml.safe_load(SHIPPED_PROCESS_FILE.read_text(encoding="utf-8"))
+    looked_up = set(data.pop("enrichment")["fields"])
+    for section in ("quality", "sources", "delivery"):
+        data.pop(section, None)
+    contract = data["contract"]["fields"]
+    data["contract"]["fields"] = {k: v for k, v in contract.items() if k not in looked_up}
+    cleaning = []
+    for rule in data["cleaning"]:
+        rule["fields"] = [name for name in rule["fields"] if name not in looked_up]
+        if rule["fields"]:
+            cleaning.append(rule)
+    data["cleaning"] = cleaning
+    for features in (data["transform"]["features"], data["model"]["features"]):
+        features[:] = [feature for feature in features if feature["name"] not in looked_up]
+    if schedules is not None:
+        data["schedules"] = dict(schedules)
+    text: str = yaml.safe_dump(data, sort_keys=False)
+    return text
+
+
+def process_file_with(tmp: Path, schedules: Mapping[str, str] | None = None) -> Path:
+    """The orchestrated process file (:func:`orchestrated_process_text`) under ``tmp``."""
     path = tmp / "claims_orchestrated.yaml"
-    section = "\nschedules:\n" + "\n".join(lines) if lines else "\nschedules: {}"
-    path.write_text(text + section + "\n", encoding="utf-8")
+    path.write_text(orchestrated_process_text(schedules), encoding="utf-8")
     return path
 
 
@@ -49,7 +74,7 @@ def process_file_with(tmp: Path, schedules: dict[str, str]) -> Path:
 def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry whose champion was trained through the pipeline on generated history."""
     root = tmp_path_factory.mktemp("orchestration-registry")
-    process = load_process(PROCESS_FILE)
+    process = load_process(process_file_with(root))
     closed = [c for c in generate_claims(SEED + 1, open_claims=0, closed_claims=300) if c.outcome]
     with Store.connect(f"sqlite:///{root / 'history.db'}") as store:
         run_id = store.start_run(process.name, "collect", robot="history")

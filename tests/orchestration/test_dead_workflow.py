@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from orchestration_harness import PROCESS_FILE, Workers
+from orchestration_harness import Workers, process_file_with
 
 pytestmark = pytest.mark.serial
 
@@ -19,7 +19,7 @@ def test_a_job_that_keeps_failing_ends_dead_with_its_reason(tmp_path: Path) -> N
         **os.environ,
         "RPAML_DATA_DIR": str(data),
         "RPAML_REGISTRY_DIR": str(tmp_path / "registry"),
-        "RPAML_PROCESS_FILE": str(PROCESS_FILE),
+        "RPAML_PROCESS_FILE": str(process_file_with(tmp_path)),
         "RPAML_STEP_ATTEMPTS": "2",
         "RPAML_STEP_RETRY_SECONDS": "0.1",
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dbos import DBOS
 from dbos._dbos import _get_dbos_instance
-from orchestration_harness import PROCESS_FILE, PROJECT, process_file_with
+from orchestration_harness import PROJECT, process_file_with
 
 from rpaml_pipeline.orchestration import (
     UnknownJobError,
@@ -38,8 +38,8 @@ def test_missed_tick_runs_only_the_latest_missed_tick() -> None:
     assert missed_tick("*/15 * * * *", None, now) is None
 
 
-def test_schedules_come_from_the_process_file_with_their_queue() -> None:
-    process = load_process(PROCESS_FILE)
+def test_schedules_come_from_the_process_file_with_their_queue(tmp_path: Path) -> None:
+    process = load_process(process_file_with(tmp_path))  # the shipped schedules
     entries = {entry.job: entry for entry in schedule_entries(process)}
     assert set(entries) == {"history", "collect", "process", "act"}
     assert entries["collect"].queue == "claims_triage.robots"
