@@ -71,10 +71,14 @@ bench: venv
 bench-compare: venv
 	bench/serving/compare.sh
 
-# The staging pipeline: ingest, process and deliver N synthetic claims (default here
-# 100,000; the script's own default is 1,000,000), on SQLite or --store-url.
+# The staging pipeline: ingest, process and deliver a million synthetic claims on SQLite,
+# then on the machine's PostgreSQL, then the floor of the store's writes alone (about 15
+# minutes in all; bench/pipeline.py --records N for a quicker look).
 bench-pipeline: venv
-	$(BIN)/python bench/pipeline.py --records 100000
+	$(BIN)/python bench/pipeline.py --records 1000000
+	$(BIN)/python bench/pipeline.py --records 1000000 \
+		--store-url "$${RPAML_BENCH_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+	$(BIN)/python bench/store_floor.py --records 200000
 
 # The robots against the sandbox: list pages, detail pages, bulk and single decisions,
 # desktop lookups, and whether pabot helps on this machine.

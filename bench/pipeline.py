@@ -27,7 +27,7 @@ chunk, so the cost of each step can be told apart from the store's.
 
 Prints records/s per stage and end to end (the sum of the stages' wall times) and the
 peak resident memory (``ru_maxrss``) of the bench and of each worker, and writes
-``bench/results/pipeline.json``. PostgreSQL runs use a fresh
+``bench/results/pipeline-<sqlite|postgresql>.json``. PostgreSQL runs use a fresh
 schema, dropped at the end.
 """
 
@@ -63,7 +63,8 @@ from rpaml_pipeline.store.schema import records as records_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESS_FILE = ROOT / "pipeline" / "processes" / "claims_triage.yaml"
-RESULTS = ROOT / "bench" / "results" / "pipeline.json"
+RESULTS = ROOT / "bench" / "results"
+"""Results go to ``pipeline-<dialect>.json`` here unless ``--results`` names a file."""
 
 CHANNELS = [" Web ", "PHONE", "agent", "Email  ", "e-mail"]
 CATEGORIES = ["auto", "Home", " travel", "HEALTH", "property"]
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.cpu_count() or 1,
         help="processing workers side by side (default: one per CPU)",
     )
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rpaml-bench-") as tmp:
         workdir = Path(tmp)
@@ -358,9 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         f"  peak memory {result['peak_memory_mib']:.0f} MiB (ru_maxrss; each worker "
         f"{result['worker_peak_memory_mib']:.0f} MiB)"
     )
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"  written to  {args.results}")
+    results = args.results or RESULTS / f"pipeline-{result['dialect']}.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"  written to  {results}")
     return 0
 
 
