@@ -46,6 +46,8 @@ from typing import Any
 
 import httpx
 
+from rpaml_pipeline.child_processes import sandbox_portal
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 TASKS = ROOT / "robots" / "tasks"
@@ -81,45 +83,23 @@ class Portal:
 def portal_process(workdir: Path, open_claims: int, closed_claims: int) -> Iterator[Portal]:
     """The sandbox portal in its own process, as in production (not sharing our GIL)."""
     password, admin_token = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    ready = workdir / "portal.url"
     env = {
         **os.environ,
         "RPAML_PORTAL_PASSWORD": password,
         "RPAML_PORTAL_ADMIN_TOKEN": admin_token,
         "RPAML_PORTAL_SESSION_SECRET": secrets.token_urlsafe(24),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "rpaml_sandbox.portal",
-        "--db",
-        str(workdir / "portal.db"),
-        "--ready-file",
-        str(ready),
-        "--open-claims",
-        str(open_claims),
-        "--closed-claims",
-        str(closed_claims),
-        "--late-arrivals",
-        "0",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while not (ready.exists() and ready.read_text().strip()):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the portal did not start")
-            time.sleep(0.1)
-        yield Portal(ready.read_text().strip().rstrip("/"), admin_token, password)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    arguments = ["--open-claims", str(open_claims), "--closed-claims", str(closed_claims)]
+    portal = sandbox_portal(
+        workdir / "portal.db",
+        ready_file=workdir / "portal.url",
+        log_file=workdir / "portal.log",
+        env=env,
+        arguments=[*arguments, "--late-arrivals", "0", "--log-level", "warning"],
+        start_timeout=120,
+    )
+    with portal:
+        yield Portal(portal.url.rstrip("/"), admin_token, password)
 
 
 def timed(work: Callable[[], Any]) -> tuple[Any, float]:

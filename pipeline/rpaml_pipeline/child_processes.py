@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,7 +70,7 @@ class ManagedProcess:
             if self._popen.poll() is not None:
                 raise LaunchError(
                     f"{self.name} exited with code {self._popen.returncode} before it was "
-                    f"ready; see {self.log_file}"
+                    f"ready; see {self.log_file}{self._log_tail()}"
                 )
             if self.ready_file.exists():
                 url = self.ready_file.read_text(encoding="utf-8").strip()
@@ -79,8 +80,18 @@ class ManagedProcess:
             time.sleep(0.05)
         self.stop()
         raise LaunchError(
-            f"{self.name} was not ready after {self.start_timeout:.0f} s; see {self.log_file}"
+            f"{self.name} was not ready after {self.start_timeout:.0f} s; "
+            f"see {self.log_file}{self._log_tail()}"
         )
+
+    def _log_tail(self, lines: int = 20) -> str:
+        """The end of the child's log, so the error says why without opening the file."""
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        tail = text.splitlines()[-lines:]
+        return ":\n" + "\n".join(tail) if tail else ""
 
     def stop(self) -> None:
         """Stop the child by its PID: SIGTERM, then SIGKILL if it does not exit in time."""
@@ -105,3 +116,39 @@ class ManagedProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def sandbox_portal(
+    database: Path,
+    *,
+    ready_file: Path,
+    log_file: Path,
+    env: Mapping[str, str],
+    arguments: Sequence[str] = (),
+    start_timeout: float = 60.0,
+) -> ManagedProcess:
+    """The sandbox claims portal (``python -m rpaml_sandbox.portal``) on a free loopback
+    port, its data in ``database``; ``env`` carries its secrets, ``arguments`` its other
+    options (seed, claim counts, fault switches)."""
+    command = [
+        sys.executable,
+        "-m",
+        "rpaml_sandbox.portal",
+        "--db",
+        str(database),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ready-file",
+        str(ready_file),
+        *arguments,
+    ]
+    return ManagedProcess(
+        "claims portal",
+        command,
+        ready_file=ready_file,
+        log_file=log_file,
+        env=env,
+        start_timeout=start_timeout,
+    )

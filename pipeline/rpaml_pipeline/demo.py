@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from rpaml_pipeline.child_processes import ManagedProcess
+from rpaml_pipeline.child_processes import ManagedProcess, sandbox_portal
 from rpaml_pipeline.errors import DemoError
 from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.model_training import train_from_store
@@ -241,21 +241,12 @@ def _score(
 def _portal(
     settings: RpamlSettings, options: DemoOptions, secrets: Mapping[str, str]
 ) -> ManagedProcess:
-    run_dir = settings.data_dir / "run"
-    return ManagedProcess(
-        "claims portal",
-        [
-            sys.executable,
-            "-m",
-            "rpaml_sandbox.portal",
-            "--db",
-            str(settings.data_dir / "portal" / "portal.db"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--ready-file",
-            str(run_dir / "portal.url"),
+    return sandbox_portal(
+        settings.data_dir / "portal" / "portal.db",
+        ready_file=settings.data_dir / "run" / "portal.url",
+        log_file=settings.data_dir / "logs" / "portal.log",
+        env=_child_env(secrets),
+        arguments=[
             "--seed",
             str(options.seed),
             "--open-claims",
@@ -265,9 +256,6 @@ def _portal(
             "--late-arrivals",
             str(options.late_arrivals),
         ],
-        ready_file=run_dir / "portal.url",
-        log_file=settings.data_dir / "logs" / "portal.log",
-        env=_child_env(secrets),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pipeline_claims import FakeClock, claim
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from rpaml_pipeline.errors import (
     InvalidTransitionError,
@@ -76,14 +77,25 @@ def test_connect_migrates_and_matches_schema(store: Store) -> None:
 
 def test_claims_read_the_oldest_records_in_index_order(sqlite_url: str) -> None:
     """A claim must not sort every record waiting in a state (a backlog of a million
-    collected records would cost a million-row sort per chunk)."""
+    collected records would cost a million-row sort per chunk): the plan of the query
+    ``Store.claim`` really sends walks the claim index."""
     store = Store.connect(sqlite_url)
+    run = store.start_run(PROCESS, "collect")
+    store.ingest(PROCESS, [_incoming(n) for n in range(3)], run_id=run)
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "ORDER BY" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        assert len(store.claim(PROCESS, owner="w", limit=2)) == 2
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    statement, parameters = sent[0]
     with store.engine.connect() as conn:
-        plan = conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN SELECT record_id FROM records WHERE process = 'p' "
-            "AND state = 'collected' AND (lease_owner IS NULL OR lease_expires_at < '2026') "
-            "ORDER BY updated_at, record_id LIMIT 50"
-        ).fetchall()
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
     store.close()
     details = " | ".join(str(row[-1]) for row in plan)
     assert "ix_records_process_state_updated_at_record_id" in details

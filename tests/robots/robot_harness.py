@@ -8,7 +8,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from robot.api import ExecutionResult
 
+from rpaml_pipeline.child_processes import sandbox_portal
 from rpaml_pipeline.store import IncomingRecord, RecordState, Store, StoredRecord, Transition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,49 +82,23 @@ class RunningPortal:
 @contextmanager
 def running_portal(workdir: Path, *arguments: str) -> Iterator[RunningPortal]:
     """``python -m rpaml_sandbox.portal`` on a free port with fresh secrets."""
-    password = secrets.token_urlsafe(12)
-    admin_token = secrets.token_urlsafe(12)
-    ready = workdir / "portal.url"
+    password, admin_token = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     env = {
         **os.environ,
         "RPAML_PORTAL_PASSWORD": password,
         "RPAML_PORTAL_ADMIN_TOKEN": admin_token,
         "RPAML_PORTAL_SESSION_SECRET": secrets.token_urlsafe(24),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "rpaml_sandbox.portal",
-        "--db",
-        str(workdir / "portal.db"),
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "--log-level",
-        "warning",
-        *arguments,
-    ]
-    with (workdir / "portal.log").open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while not (ready.exists() and ready.read_text().strip()):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise RuntimeError(
-                        f"portal did not start:\n{(workdir / 'portal.log').read_text()}"
-                    )
-                time.sleep(0.1)
-            url = ready.read_text().strip().rstrip("/")
-            yield RunningPortal(url, admin_token, "clerk", password)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    portal = sandbox_portal(
+        workdir / "portal.db",
+        ready_file=workdir / "portal.url",
+        log_file=workdir / "portal.log",
+        env=env,
+        arguments=["--log-level", "warning", *arguments],
+        start_timeout=120,
+    )
+    with portal:
+        yield RunningPortal(portal.url.rstrip("/"), admin_token, "clerk", password)
 
 
 @dataclass(frozen=True)
@@ -237,3 +212,15 @@ def decide(store: Store, decisions: Mapping[str, str]) -> dict[str, str]:
     assert report.lost == []
     store.finish_run(run_id, status="succeeded")
     return {key: latest[key].record_id for key in decisions}
+
+
+@pytest.fixture(scope="module")
+def store_url(workdir: Path) -> str:
+    """The module's SQLite store (``workdir`` is each module's own folder)."""
+    return f"sqlite:///{workdir / 'store.db'}"
+
+
+@pytest.fixture(scope="module")
+def store(store_url: str) -> Iterator[Store]:
+    with Store.connect(store_url) as connected:
+        yield connected

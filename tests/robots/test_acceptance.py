@@ -62,17 +62,6 @@ def portal(workdir: Path) -> Iterator[RunningPortal]:
 
 
 @pytest.fixture(scope="module")
-def store_url(workdir: Path) -> str:
-    return f"sqlite:///{workdir / 'store.db'}"
-
-
-@pytest.fixture(scope="module")
-def store(store_url: str) -> Iterator[Store]:
-    with Store.connect(store_url) as connected:
-        yield connected
-
-
-@pytest.fixture(scope="module")
 def secrets_file(workdir: Path, portal: RunningPortal) -> Path:
     path = workdir / "secrets.env"
     path.write_text(

@@ -55,17 +55,6 @@ def portal(workdir: Path) -> Iterator[RunningPortal]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def store_url(workdir: Path) -> str:
-    return f"sqlite:///{workdir / 'store.db'}"
-
-
-@pytest.fixture(scope="module")
-def store(store_url: str) -> Iterator[Store]:
-    with Store.connect(store_url) as connected:
-        yield connected
-
-
 def robot(
     portal: RunningPortal, workdir: Path, store_url: str, suite: Path, name: str, **env: str
 ) -> RobotRun:

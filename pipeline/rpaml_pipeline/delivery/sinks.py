@@ -93,7 +93,10 @@ def open_sink(
         return ReportSink(data_dir / target.path, name, target.format, columns)
     assert isinstance(target, WebhookTarget)
     headers = {name: expanded(value, name) for name, value in target.headers.items()}
-    return WebhookSink(target, process, run_id, sleep, expanded(target.url, "url"), headers)
+    url = expanded(target.url, "url")
+    return WebhookSink(
+        target, process, run_id, sleep, url, headers, target_location(target, data_dir)
+    )
 
 
 def _ids(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -231,10 +234,11 @@ class WebhookSink:
         sleep: Callable[[float], None],
         url: str,
         headers: Mapping[str, str],
+        shown_url: str,
     ) -> None:
         self.target, self.process, self.run_id, self.sleep = target, process, run_id, sleep
         self.url, self.headers = url, dict(headers)  # expanded: never logged or stored
-        self.shown_url = shown(target.url, data_dir=Path(), mask=masked)
+        self.shown_url = shown_url  # as written: placeholders, not their values
         self._client: httpx.Client | None = None
 
     def send(self, rows: Sequence[dict[str, Any]]) -> Delivered:

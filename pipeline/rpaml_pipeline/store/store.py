@@ -101,7 +101,12 @@ _ANALYZE_FRACTION = 0.2
 
 def content_hash(payload: Mapping[str, Any]) -> str:
     """Hash of the payload's content, insensitive to whitespace padding in its strings."""
-    return sha256_of_jsonable(_normalise(to_jsonable(payload)))
+    return _content_hash(to_jsonable(payload))
+
+
+def _content_hash(jsonable: Any) -> str:
+    """:func:`content_hash` of a payload :func:`to_jsonable` already converted."""
+    return sha256_of_jsonable(_normalise(jsonable))
 
 
 def raw_hash(payload: Mapping[str, Any]) -> str:
@@ -361,7 +366,7 @@ class Store:
         for item in chunk:
             payload = to_jsonable(dict(item.payload))
             # The payload is JSON-ready now: hash it without converting it again.
-            c_hash = sha256_of_jsonable(_normalise(payload))
+            c_hash = _content_hash(payload)
             previous = latest.get(item.natural_key)
             if previous is not None and previous["content_hash"] == c_hash:
                 unchanged += 1
