@@ -48,18 +48,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-from sqlalchemy import create_engine, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine
 
-from rpaml_pipeline.delivery.columns import Column
-from rpaml_pipeline.delivery.lake import lake_schema, partition_dir, write_part
-from rpaml_pipeline.delivery.warehouse import upsert, warehouse_table
+from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.process import ProcessDefinition, load_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.process.definition import ParquetTarget, WarehouseTarget
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.steps import Cleaner, transform, validate
 from rpaml_pipeline.store import IncomingRecord, Store
-from rpaml_pipeline.store.schema import records as records_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESS_FILE = ROOT / "pipeline" / "processes" / "claims_triage.yaml"
@@ -114,74 +110,23 @@ def incoming(start: int, count: int) -> list[IncomingRecord]:
     ]
 
 
-# --- delivery (rpaml_pipeline.delivery's lake and warehouse writers) ---------------------
-
-DELIVERED = (
-    Column("natural_key", "string"),
-    Column("record_id", "string"),
-    Column("revision", "integer"),
-    Column("state", "string"),
-    Column("amount", "float"),
-    Column("claimant_age", "integer"),
-    Column("channel", "string"),
-    Column("label", "integer"),
-)
-WAREHOUSE = warehouse_table("bench_claims_delivered", DELIVERED)
+# --- delivery: the real delivery stage, to a Parquet lake and a SQLite warehouse -------
 
 
-def processed_chunks(store: Store, process: str, size: int) -> Iterator[list[dict[str, Any]]]:
-    """The processed rows, ``size`` at a time (keyset pagination on the record id, so
-    memory stays bounded by the chunk)."""
-    columns = [
-        records_table.c.record_id,
-        records_table.c.natural_key,
-        records_table.c.revision,
-        records_table.c.state,
-        records_table.c.features,
-        records_table.c.label,
+def bench_process(workdir: Path) -> ProcessDefinition:
+    """The shipped process without enrichment, delivering to a lake and a warehouse
+    (its own SQLite file, as the demo's) in ``workdir``."""
+    process = load_process(PROCESS_FILE)
+    targets = [
+        ParquetTarget(kind="parquet", name="lake", path="lake"),
+        WarehouseTarget(
+            kind="warehouse",
+            name="warehouse",
+            url=f"sqlite:///{workdir}/warehouse.db",
+            table="claims",
+        ),
     ]
-    last = ""
-    while True:
-        query = (
-            select(*columns)
-            .where(
-                records_table.c.process == process,
-                records_table.c.state.in_(["validated", "labeled"]),
-                records_table.c.record_id > last,
-            )
-            .order_by(records_table.c.record_id)
-            .limit(size)
-        )
-        with store.engine.connect() as conn:
-            rows = [dict(row) for row in conn.execute(query).mappings()]
-        if not rows:
-            return
-        yield rows
-        last = rows[-1]["record_id"]
-
-
-def deliver(rows: list[dict[str, Any]], lake: Path, process: str, part: int, engine: Engine) -> int:
-    """Write the chunk's valid records to the Parquet lake (atomically: temporary file,
-    fsync, rename) and upsert them into the warehouse by natural key; return how many."""
-    flat = [
-        {
-            "natural_key": row["natural_key"],
-            "record_id": row["record_id"],
-            "revision": row["revision"],
-            "state": row["state"],
-            "amount": (row["features"] or {}).get("amount"),
-            "claimant_age": (row["features"] or {}).get("claimant_age"),
-            "channel": (row["features"] or {}).get("channel"),
-            "label": row["label"],
-        }
-        for row in rows
-        if row["state"] in ("validated", "labeled")
-    ]
-    frame = pl.DataFrame(flat, schema=lake_schema(DELIVERED), orient="row")
-    folder = partition_dir(lake, process, dt.date.today())
-    write_part(frame, folder, f"part-{part:06d}")
-    upsert(engine, WAREHOUSE, flat)
-    return len(flat)
+    return process.model_copy(update={"enrichment": None, "delivery": targets})
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -254,10 +199,8 @@ def process_stage(store_url: str, chunk: int, workers: int) -> list[dict[str, An
 
 
 def run(total: int, chunk: int, store_url: str, workdir: Path, workers: int) -> dict[str, Any]:
-    process = load_process(PROCESS_FILE).model_copy(update={"enrichment": None})
+    process = bench_process(workdir)
     store = Store.connect(store_url)
-    warehouse_engine = store.engine
-    lake = workdir / "lake"
     elapsed = {"ingest": 0.0, "process": 0.0, "deliver": 0.0}
     counts = {"validated": 0, "labeled": 0, "quarantined": 0, "delivered": 0}
     collect_run = store.start_run(process.name, "collect", "bench")
@@ -276,8 +219,8 @@ def run(total: int, chunk: int, store_url: str, workdir: Path, workers: int) -> 
             counts[state] += report[state]
     print(f"  processed {sum(counts.values()):>8,}", file=sys.stderr)
     started = time.perf_counter()
-    for part, rows in enumerate(processed_chunks(store, process.name, chunk)):
-        counts["delivered"] += deliver(rows, lake, process.name, part, warehouse_engine)
+    report = deliver(store, process, data_dir=workdir)
+    counts["delivered"] = min(target.delivered for target in report.targets)
     elapsed["deliver"] = time.perf_counter() - started
     print(f"  delivered {counts['delivered']:>8,}", file=sys.stderr)
     end_to_end = sum(elapsed.values())

@@ -1,7 +1,7 @@
 """Replay a processing run: re-run its steps on the stored raw records and compare.
 
 A processing run records the whole process definition it ran with (``runs.details``) and,
-per record, the events of each step (with the enrichment the clean step merged). Replaying
+per record, the details of each step (with the enrichment the clean step merged). Replaying
 re-applies the same pure steps to the same raw input and compares the outcome of each
 record with what was stored: its state, validation issues, cleaned data, features and
 label. With the recorded configuration the outcome must be identical (same hashes); with
@@ -21,7 +21,7 @@ from rpaml_pipeline.canonical import sha256_hex, to_jsonable
 from rpaml_pipeline.errors import ReplayError
 from rpaml_pipeline.process.definition import ProcessDefinition
 from rpaml_pipeline.process.loader import process_hash
-from rpaml_pipeline.runner import PipelineSteps, process_record
+from rpaml_pipeline.processing import PipelineSteps, RawRecord, process_record
 from rpaml_pipeline.store.records import Enrichment, RecordEvent
 from rpaml_pipeline.store.store import Store
 
@@ -111,17 +111,22 @@ def replay_run(store: Store, run_id: str, process: ProcessDefinition | None = No
         trail = store.lineage(record_id)
         events = [event for event in trail.events if event.run_id == run_id]
         enrichment = _enrichment_used(events, trail.enrichments)
-        transition, _ = process_record(
-            trail.record,
+        outcome = process_record(
+            RawRecord(trail.record.record_id, trail.record.source, trail.record.raw),
             definition,
             steps,
             enrichment=enrichment,
             source_profile=baseline.get(trail.record.source),
         )
         replayed = _outcome(
-            transition.to_state.value,
-            _issues(e.detail for e in transition.events),
-            transition.values,
+            outcome.to_state.value,
+            _issues(outcome.details),
+            {
+                "data": outcome.data,
+                "features": outcome.features,
+                "label": outcome.label,
+                "label_source": outcome.label_source,
+            },
         )
         stored_state = next((e.to_state for e in reversed(events) if e.to_state), None)
         record = trail.record

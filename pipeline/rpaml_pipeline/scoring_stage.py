@@ -1,11 +1,13 @@
 """The scoring stage: validated records go to the scoring service and come back decided.
 
-Work is claimed with leases, so two scoring workers never send the same record. When
-the service is down, or refuses the request as a whole (a missing or wrong API key, an
-unknown model), the leases are given back and the records stay ``validated``: nothing
-is lost, the next run scores them. A record whose features the model refuses
-(a process file that no longer matches the served model) is quarantined with the
-service's reasons rather than retried for ever.
+Work is claimed a processed batch at a time (its lease), so two scoring workers never send
+the same record; the features are read from the batch, sent in chunks, and each record's
+score, decision and reasons are written with one statement per batch. When the service is
+down, or refuses the request as a whole (a missing or wrong API key, an unknown model),
+the batch's lease is given back and its records stay ``validated``: nothing is lost, the
+next run scores them. A record whose features the model refuses (a process file that no
+longer matches the served model) is quarantined with the service's reasons rather than
+retried for ever.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.scoring import (
@@ -23,7 +28,12 @@ from rpaml_pipeline.scoring import (
     ScoringError,
     ScoringRejectedError,
 )
-from rpaml_pipeline.store import RecordState, StepEvent, Store, StoredRecord, Transition
+from rpaml_pipeline.store import RecordState, Store, codec, layout
+from rpaml_pipeline.store.batches import BatchInfo
+from rpaml_pipeline.store.events import record_event
+from rpaml_pipeline.store.records import STEPS_KEY
+from rpaml_pipeline.store.schema import records
+from rpaml_pipeline.store.transitions import Lease, Move
 
 STEP_VERSION = "1"
 
@@ -56,7 +66,6 @@ def score_validated(
     *,
     run_id: str,
     owner: str | None = None,
-    batch_size: int = 500,
     lease_seconds: float = 300,
 ) -> ScoringSummary:
     """Score every validated record of ``process`` and store score and decision."""
@@ -64,92 +73,174 @@ def score_validated(
     summary = ScoringSummary()
     decisions: Counter[str] = Counter()
     versions: set[str] = set()
-    while True:
-        batch = store.claim(
-            process.name,
-            RecordState.VALIDATED,
-            owner=owner,
-            limit=batch_size,
-            lease_seconds=lease_seconds,
+    while summary.error is None:
+        claimed = store.batches.claim(
+            process.name, "score", owner=owner, limit=1, lease_seconds=lease_seconds
         )
-        if not batch:
+        if not claimed:
             break
-        items = [(record.record_id, record.features or {}) for record in batch]
+        batch = claimed[0]
         try:
-            results = client.score(process.model.name, items)
-            rejected: dict[str, str] = {}
-        except ScoringRejectedError as error:
-            results = error.scored
-            rejected = _reasons_by_id(error)
-        except ScoringError as error:
-            # Down, or the whole request refused (e.g. 401): nothing was scored, so the
-            # batch goes back at once rather than when its leases expire.
-            _release(store, batch, owner)
-            summary.error = str(error)
-            break
-        by_id = {result.id: result for result in results}
-        transitions = [
-            _decided(record, by_id[record.record_id], process.model.name)
-            for record in batch
-            if record.record_id in by_id
-        ]
-        transitions += [
-            Transition(
-                record_id=record_id,
-                from_state=RecordState.VALIDATED,
-                to_state=RecordState.QUARANTINED,
-                reason=f"the model refused the features: {reason}",
-                events=[StepEvent(step="score", step_version=STEP_VERSION, detail={})],
-            )
-            for record_id, reason in rejected.items()
-        ]
-        report = store.transition_many(transitions, run_id=run_id, owner=owner)
-        # Records neither scored nor refused (a refused chunk's other records) go back.
-        untouched = [r for r in batch if r.record_id not in by_id and r.record_id not in rejected]
-        _release(store, untouched, owner)
+            results, rejected = _score_batch(store, process, client, batch, run_id, owner, summary)
+        finally:
+            store.batches.release(batch.batch_id, owner)
         for result in results:
             decisions[result.decision] += 1
             versions.add(result.model_version)
         summary.scored += len(results)
         summary.rejected += len(rejected)
-        if report.lost:
-            summary.error = f"{len(report.lost)} records changed while being scored"
     summary.decisions = dict(decisions)
     summary.model_versions = sorted(versions)
     summary.waiting = store.counts(process.name).get(process.name, {}).get("validated", 0)
     return summary
 
 
-def _decided(record: StoredRecord, result: ScoreResult, model: str) -> Transition:
-    return Transition(
-        record_id=record.record_id,
-        from_state=RecordState.VALIDATED,
-        to_state=RecordState.DECIDED,
-        values={
-            "score": result.score,
-            "decision": result.decision,
-            "reasons": list(result.reasons),
-            "model_name": model,
-            "model_version": result.model_version,
-            "policy_version": result.policy_version,
-        },
-        events=[
-            StepEvent(
-                step="score",
-                step_version=result.model_version,
-                config_hash=None,
-                detail={
-                    "model": model,
-                    "model_version": result.model_version,
-                    "score": result.score,
+def _score_batch(
+    store: Store,
+    process: ProcessDefinition,
+    client: ScoringClient,
+    batch: BatchInfo,
+    run_id: str,
+    owner: str,
+    summary: ScoringSummary,
+) -> tuple[list[ScoreResult], dict[str, str]]:
+    """Score the validated records of one processed batch; the batch keeps its pending
+    work when some records were not scored."""
+    items = _validated_features(store, batch, owner)
+    results: list[ScoreResult] = []
+    rejected: dict[str, str] = {}
+    if items:
+        try:
+            results = client.score(process.model.name, items)
+        except ScoringRejectedError as error:
+            results = error.scored
+            rejected = _reasons_by_id(error)
+        except ScoringError as error:
+            # Down, or the whole request refused (e.g. 401): nothing was scored, so the
+            # batch goes back at once rather than when its lease expires.
+            summary.error = str(error)
+            return [], {}
+    now = store.now()
+    lease = Lease(owner, free_or_owner=True)
+    with store.ctx.write() as conn:
+        moved = store.transitions.move(
+            conn,
+            Move(
+                [result.id for result in results],
+                RecordState.DECIDED,
+                RecordState.VALIDATED,
+                values={"model_name": process.model.name},
+                per_record={result.id: _decided_values(result) for result in results},
+                lease=lease,
+                events={
+                    result.id: [_decided_event(result, process.model.name, run_id, now)]
+                    for result in results
                 },
             ),
-            StepEvent(
-                step="decide",
-                step_version=result.policy_version,
-                detail={"decision": result.decision, "reasons": list(result.reasons)},
+            now,
+        )
+        quarantined = {
+            record_id: record_event(
+                record_id,
+                run_id,
+                "score",
+                RecordState.VALIDATED,
+                RecordState.QUARANTINED,
+                now,
+                {},
+                step_version=STEP_VERSION,
+            )
+            for record_id in rejected
+        }
+        moved |= store.transitions.move(
+            conn,
+            Move(
+                list(rejected),
+                RecordState.QUARANTINED,
+                RecordState.VALIDATED,
+                per_record={
+                    record_id: {"reason": f"the model refused the features: {reason}"}
+                    for record_id, reason in rejected.items()
+                },
+                lease=lease,
+                events={record_id: [event] for record_id, event in quarantined.items()},
             ),
-        ],
+            now,
+        )
+        left = conn.execute(
+            select(records.c.record_id)
+            .where(
+                records.c.batch_id == batch.input_id,
+                records.c.data_batch_id == batch.batch_id,
+                records.c.state == RecordState.VALIDATED.value,
+            )
+            .limit(1)
+        ).first()
+        store.batches.set_pending(conn, [batch.batch_id], "score" if left else None)
+    lost = len(results) + len(rejected) - len(moved)
+    if lost:
+        summary.error = f"{lost} records changed while being scored"
+    return [r for r in results if r.id in moved], {k: v for k, v in rejected.items() if k in moved}
+
+
+def _validated_features(
+    store: Store, batch: BatchInfo, owner: str
+) -> list[tuple[str, Mapping[str, object]]]:
+    """``(record_id, features)`` of the batch's validated records free to score."""
+    now = store.now()
+    with store.ctx.read() as conn:
+        rows = conn.execute(
+            select(records.c.record_id, records.c.lease_owner, records.c.lease_expires_at)
+            .where(
+                records.c.batch_id == batch.input_id,
+                records.c.data_batch_id == batch.batch_id,
+                records.c.state == RecordState.VALIDATED.value,
+            )
+            .order_by(records.c.record_id)
+        ).all()
+    ids = [
+        row.record_id
+        for row in rows
+        if row.lease_owner in (None, owner)
+        or (row.lease_expires_at is not None and row.lease_expires_at < now)
+    ]
+    if not ids:
+        return []
+    frame = store.batches.frame(batch.batch_id)
+    positions = store.reading.positions(batch.batch_id, frame)
+    picked = frame[[positions[record_id] for record_id in ids]]
+    features = codec.decode(picked, layout.FEATURES)
+    return list(zip(ids, features, strict=True))
+
+
+def _decided_values(result: ScoreResult) -> dict[str, Any]:
+    return {
+        "score": result.score,
+        "decision": result.decision,
+        "reasons": list(result.reasons),
+        "model_version": result.model_version,
+        "policy_version": result.policy_version,
+        "expected_costs": getattr(result, "expected_costs", None),
+    }
+
+
+def _decided_event(result: ScoreResult, model: str, run_id: str, now: Any) -> dict[str, Any]:
+    """The record's ``score`` and ``decide`` steps, as one lineage row."""
+    steps: Sequence[list[Any]] = [
+        ["score", result.model_version, None,
+         {"model": model, "model_version": result.model_version, "score": result.score}],
+        ["decide", result.policy_version, None,
+         {"decision": result.decision, "reasons": list(result.reasons)}],
+    ]  # fmt: skip
+    return record_event(
+        result.id,
+        run_id,
+        "score",
+        RecordState.VALIDATED,
+        RecordState.DECIDED,
+        now,
+        {STEPS_KEY: steps},
+        step_version=result.model_version,
     )
 
 
@@ -159,8 +250,3 @@ def _reasons_by_id(error: ScoringRejectedError) -> dict[str, str]:
         where = issue.field or "record"
         reasons.setdefault(issue.id, []).append(f"{where}: {issue.message}")
     return {record_id: "; ".join(parts) for record_id, parts in reasons.items()}
-
-
-def _release(store: Store, records: list[StoredRecord], owner: str) -> None:
-    for record in records:
-        store.release(record.record_id, owner)

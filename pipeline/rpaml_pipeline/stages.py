@@ -17,8 +17,8 @@ from rpaml_pipeline.errors import RecordNotFoundError, RobotRunError
 from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.owners import process_owner
 from rpaml_pipeline.process import ProcessDefinition, process_hash
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.robot_runs import RobotRunResult, run_robot, suite_path
-from rpaml_pipeline.runner import process_collected
 from rpaml_pipeline.scoring import ScoringClient
 from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.store import RunInfo, Store

@@ -446,6 +446,11 @@ def test_every_service_comes_up_locally(
         result = wait_healthy(worker, check("worker"), 60)
         status = json.loads(result.stdout)
         assert {"records", "workflows", "queues", "runs"} <= set(status)
+        # The health check reads the store, which can answer before the worker has
+        # written its start line: wait for the line rather than race it.
+        deadline = time.monotonic() + 30
+        while "queues " not in worker.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert "queues " in worker.log.read_text(), worker.log.read_text()
         assert worker.alive()
     finally:

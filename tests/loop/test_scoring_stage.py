@@ -28,7 +28,7 @@ def test_validated_records_are_scored_and_decided(
     validated = store.counts(process.name)[process.name]["validated"]
     run_id = store.start_run(process.name, "score")
     with ScoringClient(service_url, api_key=service_key, chunk_size=7) as client:
-        summary = score_validated(store, process, client, run_id=run_id, batch_size=16)
+        summary = score_validated(store, process, client, run_id=run_id)
     assert summary.error is None
     assert summary.scored == validated
     assert summary.waiting == 0

@@ -23,7 +23,7 @@ from fresh_postgres import fresh_database
 from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import load_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.secrets_file import SERVICE_KEY, ensure_demo_secrets, write_service_keys
 from rpaml_pipeline.store import IncomingRecord, Store
 from rpaml_sandbox.portal.display import display_values

@@ -14,9 +14,9 @@ from test_openlineage_events import _validator
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.process.definition import DriftSpec, QualitySpec
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.quality import check_record, merge_profiles, profile_records
 from rpaml_pipeline.replay import replay_run
-from rpaml_pipeline.runner import process_collected
 from rpaml_pipeline.steps import clean
 from rpaml_pipeline.store import IncomingRecord, Store
 

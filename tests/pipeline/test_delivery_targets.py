@@ -23,7 +23,7 @@ from rpaml_pipeline.cli import main
 from rpaml_pipeline.delivery import deliver, write_part
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import IncomingRecord, RecordState, StepEvent, Store, Transition
 
 
@@ -71,7 +71,9 @@ def webhook() -> Iterator[Webhook]:
         yield hook
 
 
-def _stage_validated(store: Store, process: ProcessDefinition, count: int) -> list[str]:
+def _stage_validated(
+    store: Store, process: ProcessDefinition, count: int, chunk_size: int = 50_000
+) -> list[str]:
     run_id = store.start_run(process.name, "collect", robot="collect_claims")
     result = store.ingest(
         process.name,
@@ -82,7 +84,9 @@ def _stage_validated(store: Store, process: ProcessDefinition, count: int) -> li
         run_id=run_id,
     )
     store.finish_run(run_id, "succeeded")
-    process_collected(store, process, store.start_run(process.name, "process"))
+    process_collected(
+        store, process, store.start_run(process.name, "process"), chunk_size=chunk_size
+    )
     return result.record_ids
 
 
@@ -319,15 +323,16 @@ def test_a_webhook_that_refuses_a_batch_is_not_retried(
     assert webhook.attempts == 1 and partner.delivered == 0
 
 
-def test_records_are_delivered_in_chunks(store: Store, tmp_path: Path) -> None:
+def test_records_are_delivered_a_batch_at_a_time(store: Store, tmp_path: Path) -> None:
+    """Memory stays bounded by a processed batch: one lake part per batch."""
     process = with_delivery(
         [
             {"name": "lake", "kind": "parquet"},
             {"name": "report", "kind": "report", "format": "csv"},
         ]
     )
-    _stage_validated(store, process, 5)
-    lake, report = deliver(store, process, data_dir=tmp_path, chunk_size=2).targets
+    _stage_validated(store, process, 5, chunk_size=2)
+    lake, report = deliver(store, process, data_dir=tmp_path).targets
     assert (lake.delivered, report.delivered) == (5, 5)
     assert len(list((tmp_path / "lake").rglob("*.parquet"))) == 3
     assert len(_lake_rows(tmp_path / "lake")) == 5

@@ -11,7 +11,7 @@ from pipeline_claims import PROCESS_FILE, claim
 
 from rpaml_pipeline.errors import InvalidTransitionError, ProcessFileError, RecordNotFoundError
 from rpaml_pipeline.process import ProcessDefinition, parse_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import IncomingRecord, RecordState, Store
 
 PROCESS = "claims_triage"

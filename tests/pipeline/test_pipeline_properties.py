@@ -15,7 +15,7 @@ from pipeline_claims import claim, history_row
 
 from rpaml_pipeline.canonical import to_jsonable
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.steps import clean, validate
 from rpaml_pipeline.steps.contract_schema import ContractSchema
 from rpaml_pipeline.store import IncomingRecord, Store

@@ -10,7 +10,7 @@ from pipeline_claims import claim, history_row
 
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.runner import PipelineSteps, process_collected
+from rpaml_pipeline.processing import PipelineSteps, process_collected
 from rpaml_pipeline.store import IncomingRecord, Store
 
 
@@ -120,7 +120,7 @@ def test_events_carry_step_versions_and_hashes(
 def test_a_crashing_step_quarantines_only_that_record(
     store: Store, process_def: ProcessDefinition, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rpaml_pipeline.runner as runner
+    import rpaml_pipeline.processing.record as runner
 
     real = runner.transform
 
@@ -149,7 +149,7 @@ def test_failed_run_emits_fail(
     def broken(*_: object, **__: object) -> object:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(store, "transition_many", broken)
+    monkeypatch.setattr(store.transitions, "move", broken)
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
     with pytest.raises(RuntimeError):
         process_collected(

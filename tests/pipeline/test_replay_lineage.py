@@ -17,8 +17,8 @@ from rpaml_pipeline.cli import main
 from rpaml_pipeline.errors import ReplayError
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process, process_hash
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.replay import replay_run
-from rpaml_pipeline.runner import process_collected
 from rpaml_pipeline.store import IncomingRecord, Store
 
 PROCESS = "claims_triage"

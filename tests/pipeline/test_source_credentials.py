@@ -23,7 +23,7 @@ from rpaml_pipeline.errors import MissingVariableError
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process
 from rpaml_pipeline.process.placeholders import expand, shown
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.sources import ingest_sources
 from rpaml_pipeline.sources.remote import masked

@@ -17,7 +17,7 @@ from pipeline_claims import PROCESS_FILE, claim
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.errors import ProcessFileError
 from rpaml_pipeline.process import ProcessDefinition, parse_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.sources import ingest_sources
 from rpaml_pipeline.store import Store, raw_hash
 

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.process.definition import Condition, WeakLabelRule
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.replay import replay_run
-from rpaml_pipeline.runner import process_collected
 from rpaml_pipeline.steps.label import holds
 from rpaml_pipeline.store import IncomingRecord, Store
 

@@ -15,7 +15,7 @@ import pytest
 from robot.api import ExecutionResult
 
 from rpaml_pipeline.process import load_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import IncomingRecord, Store
 from rpaml_sandbox.desktop.policies import generate_policies, save_policies
 from rpaml_sandbox.portal.display import display_values

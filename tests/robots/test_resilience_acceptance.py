@@ -26,7 +26,7 @@ from robot_harness import (
 )
 
 from rpaml_pipeline.process import load_process
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import Store
 
 pytestmark = pytest.mark.browser

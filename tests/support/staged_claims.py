@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.runner import process_collected
+from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import IncomingRecord, Store
 from rpaml_sandbox.desktop.policies import policy_for_claim
 from rpaml_sandbox.portal.display import display_values

@@ -5,11 +5,11 @@ table through SQLAlchemy (upsert by natural key), a CSV or Excel report, and a w
 (POST with retries and backoff). Run them with :func:`deliver` (``rpaml deliver``).
 """
 
-from rpaml_pipeline.delivery.columns import Column, delivery_columns, record_row, row_hash
-from rpaml_pipeline.delivery.lake import lake_schema, partition_dir, write_part, write_rows
+from rpaml_pipeline.delivery.columns import Column, delivery_columns
+from rpaml_pipeline.delivery.lake import lake_schema, partition_dir, write_part
 from rpaml_pipeline.delivery.run import DELIVER_STEP, DeliveryReport, TargetReport, deliver
 from rpaml_pipeline.delivery.sinks import target_location
-from rpaml_pipeline.delivery.warehouse import upsert, warehouse_table
+from rpaml_pipeline.delivery.warehouse import upsert, upsert_frame, warehouse_table
 
 __all__ = [
     "DELIVER_STEP",
@@ -20,11 +20,9 @@ __all__ = [
     "delivery_columns",
     "lake_schema",
     "partition_dir",
-    "record_row",
-    "row_hash",
     "target_location",
     "upsert",
+    "upsert_frame",
     "warehouse_table",
     "write_part",
-    "write_rows",
 ]

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -51,21 +50,3 @@ def write_part(frame: pl.DataFrame, folder: Path, name: str) -> Path:
     finally:
         temp.unlink(missing_ok=True)
     return final
-
-
-def write_rows(
-    rows: Sequence[dict[str, Any]],
-    columns: Sequence[Column],
-    *,
-    root: Path,
-    process: str,
-    day: dt.date,
-    name: str,
-) -> Path:
-    """Write ``rows`` as one part of the ``process``/``day`` partition; return its path.
-
-    The partition columns (``process``, ``date``) come from the folder names, as Hive
-    partitioning does; ``process`` is also a column of the row.
-    """
-    frame = pl.from_dicts(list(rows), schema=lake_schema(columns))
-    return write_part(frame, partition_dir(root, process, day), name)

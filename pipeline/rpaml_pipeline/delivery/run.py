@@ -1,23 +1,24 @@
 """Deliver a process's records to the targets its process file declares.
 
-Each call is one ``deliver`` run in the store. Records are read ``chunk_size`` at a time
-(memory stays bounded whatever their number); for each target, the live records in the
-target's states are turned into rows (:mod:`rpaml_pipeline.delivery.columns`); a record
-goes out only when its row differs from the row last delivered to that target, so running
+Each call is one ``deliver`` run in the store. Delivery works a processed batch at a time
+(memory stays bounded by the batch, whatever the number of records): for each target, the
+batches with something new for it (never delivered there, or changed since: a record
+scored, decided or acted on counts a change of its batch) are read; their live records in
+the target's states are turned into rows (:mod:`rpaml_pipeline.delivery.rows`); a record
+goes out only when it was not delivered there yet or changed since, so running
 ``deliver`` again sends only what changed (a record delivered when validated goes out
-again once it is decided). Every delivered record gets a ``deliver`` lineage event naming
-the target, where the row went (file, table, URL) and the row's hash, so ``rpaml lineage
-RECORD_ID`` shows each delivery; the run emits one OpenLineage output dataset per target.
+again once it is decided). What a target took from a batch is recorded (``deliveries``:
+the records, when, where the rows went), so ``rpaml lineage RECORD_ID`` shows each
+delivery; the run emits one OpenLineage output dataset per target.
 
-Events are written after the target accepted the rows: a crash in between delivers those
-rows again next time (at least once). The warehouse upsert makes that harmless; lake
-readers that need exactly once keep one row per ``(record_id, content_hash, state)``.
-A failing target is reported and does not stop the others.
+The record of a delivery is written after the target accepted the rows: a crash in between
+delivers those rows again next time (at least once). The warehouse upsert makes that
+harmless; lake readers that need exactly once keep one row per ``(record_id,
+content_hash, state)``. A failing target is reported and does not stop the others.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select
+import polars as pl
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from rpaml_pipeline.canonical import to_jsonable
-from rpaml_pipeline.delivery.columns import Column, delivery_columns, record_row, row_hash
+from rpaml_pipeline.delivery.columns import Column, delivery_columns
+from rpaml_pipeline.delivery.rows import batch_records, delivered_rows, row_hashes
 from rpaml_pipeline.delivery.sinks import (
     Delivered,
     PartialDeliveryError,
@@ -47,15 +49,12 @@ from rpaml_pipeline.lineage.openlineage import (
 from rpaml_pipeline.process import ProcessDefinition, process_hash
 from rpaml_pipeline.process.definition import DeliveryTarget
 from rpaml_pipeline.sources.remote import masked
-from rpaml_pipeline.steps.identity import config_hash
 from rpaml_pipeline.store import Store
-from rpaml_pipeline.store.schema import record_events
+from rpaml_pipeline.store.batches import PROCESSED, BatchInfo, from_parquet, to_parquet
+from rpaml_pipeline.store.schema import batches, deliveries, records
 
 DELIVER_STEP = "deliver"
 DELIVER_STEP_VERSION = "1"
-_CHUNK = 500
-CHUNK_SIZE = 10_000
-"""Records read, turned into rows and handed to the targets at a time (bounds memory)."""
 _TARGET_ERRORS = (DeliveryError, OSError, SQLAlchemyError, httpx.HTTPError, ValueError)
 
 
@@ -106,12 +105,11 @@ def deliver(
     names: Sequence[str] = (),
     emitter: OpenLineageEmitter | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    chunk_size: int = CHUNK_SIZE,
     variables: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
     """Deliver ``process``'s records to its declared targets (only ``names`` when given),
-    ``chunk_size`` records at a time. ``variables`` are what ``${NAME}`` in a target's URL
-    or headers stands for (:meth:`RpamlSettings.variables`)."""
+    a processed batch at a time. ``variables`` are what ``${NAME}`` in a target's URL or
+    headers stands for (:meth:`RpamlSettings.variables`)."""
     declared = {target.name: target for target in process.delivery}
     if len(declared) != len(process.delivery):
         raise DeliveryError(
@@ -150,7 +148,7 @@ def deliver(
             variables=dict(variables or {}),
             sleep=sleep,
         )
-        delivery.run(chunk_size)
+        delivery.run()
     except Exception as error:
         store.finish_run(run_id, "failed", {"error": str(error), **report.as_dict()})
         if emitter is not None:
@@ -183,9 +181,10 @@ class _Delivery:
         self.targets = list(targets)
         self.outcomes: dict[str, TargetReport] = {}
         self.sinks: dict[str, Sink] = {}
-        # Row hashes of what each target was handed and has not confirmed yet (a report
-        # confirms all its rows at the end, when its file is renamed into place).
-        self.unconfirmed: dict[str, dict[str, str]] = {}
+        # What each target was handed and has not confirmed yet, per batch: the batch's
+        # change count then and its records' row hashes (a report confirms all its rows at
+        # the end, when its file is renamed into place).
+        self.unconfirmed: dict[str, dict[str, tuple[int, pl.DataFrame]]] = {}
         for target in targets:
             outcome = TargetReport(target.name, target.kind, target_location(target, data_dir))
             report.targets.append(outcome)
@@ -202,42 +201,53 @@ class _Delivery:
                 sleep=sleep,
             )
 
-    def run(self, chunk_size: int) -> None:
+    def run(self) -> None:
         try:
-            states = {state for target in self.targets for state in target.states}
-            for chunk in self.store.iter_records(self.process.name, chunk=chunk_size):
-                live = [r for r in chunk if r.superseded_by is None and r.state in states]
-                live.sort(key=lambda r: (r.natural_key, r.revision))
-                rows = {r.record_id: record_row(r, self.columns) for r in live}
-                hashes = {record_id: row_hash(row) for record_id, row in rows.items()}
-                for target in self.targets:
-                    if self.outcomes[target.name].status != "failed":
-                        wanted = [r.record_id for r in live if r.state in target.states]
-                        self._send(target, wanted, rows, hashes)
+            extra = {"delivery_run_id": self.run_id, "delivered_at": self.now}
+            due = {target.name: _due_batches(self.store, self.process.name, target.name)
+                   for target in self.targets}  # fmt: skip
+            for batch in self.store.batches.find(self.process.name, kind=PROCESSED):
+                wanted = [t for t in self.targets if batch.batch_id in due[t.name]]
+                wanted = [t for t in wanted if self.outcomes[t.name].status != "failed"]
+                if not wanted:
+                    continue
+                control = batch_records(self.store, batch).filter(pl.col("superseded_by").is_null())
+                for target in wanted:
+                    self._send(target, batch, control, extra)
             for target in self.targets:
                 if self.outcomes[target.name].status != "failed":
                     self._guard(target, self.sinks[target.name].close)
+                outcome = self.outcomes[target.name]
+                # Every live record in the target's states went out now or was there already.
+                outcome.unchanged = _live(self.store, self.process.name, target) - outcome.delivered
         except BaseException:
             for sink in self.sinks.values():
                 sink.abort()
             raise
 
     def _send(
-        self,
-        target: DeliveryTarget,
-        wanted: Sequence[str],
-        rows: Mapping[str, dict[str, Any]],
-        hashes: Mapping[str, str],
+        self, target: DeliveryTarget, batch: BatchInfo, control: pl.DataFrame, extra: dict[str, Any]
     ) -> None:
-        previous = _last_delivered(self.store, target.name, wanted)
-        todo = [record_id for record_id in wanted if previous.get(record_id) != hashes[record_id]]
-        self.outcomes[target.name].unchanged += len(wanted) - len(todo)
-        if not todo:
+        live = control.filter(pl.col("state").is_in(list(target.states)))
+        if not live.height:
             return
-        extra = {"delivery_run_id": self.run_id, "delivered_at": self.now}
-        out = [{**rows[record_id], **extra} for record_id in todo]
-        self.unconfirmed[target.name].update((record_id, hashes[record_id]) for record_id in todo)
-        self._guard(target, lambda: self.sinks[target.name].send(out))
+        rows = delivered_rows(self.store, batch, live, self.columns, extra)
+        hashes = rows.select("record_id", row_hashes(self.columns).alias("row_hash"), "updated_at")
+        sent = _delivered(self.store, self.process.name, target.name, batch.batch_id)
+        if sent.height:
+            # Changed since delivered: another row hash, or (records delivered before
+            # rows were hashed, moved by migration 0007) updated after that delivery.
+            fresh = hashes.join(sent, on="record_id", how="left").filter(
+                pl.col("sent_hash").is_null() & pl.col("sent_at").is_null()
+                | (pl.col("sent_hash").is_not_null() & (pl.col("sent_hash") != pl.col("row_hash")))
+                | (pl.col("sent_hash").is_null() & (pl.col("updated_at") > pl.col("sent_at")))
+            )
+            rows = rows.filter(pl.col("record_id").is_in(fresh["record_id"].implode()))
+            hashes = fresh.select("record_id", "row_hash", "updated_at")
+        if not rows.height:
+            return
+        self.unconfirmed[target.name][batch.batch_id] = (batch.changes, hashes)
+        self._guard(target, lambda: self.sinks[target.name].send(rows))
 
     def _guard(self, target: DeliveryTarget, step: Callable[[], Delivered]) -> None:
         # A failing target is reported and set aside; the other targets go on.
@@ -252,77 +262,112 @@ class _Delivery:
 
     def _record(self, target: DeliveryTarget, delivered: Delivered) -> None:
         outcome = self.outcomes[target.name]
+        pending = self.unconfirmed[target.name]
         for ids, location in delivered:
-            sent = self.unconfirmed[target.name]
-            confirmed = {record_id: sent.pop(record_id) for record_id in ids}
-            _write_events(
-                self.store,
-                self.run_id,
-                target,
-                location,
-                ids,
-                confirmed,
-                config_hash(target),
-                self.now,
-            )
+            taken = pl.Series(ids, dtype=pl.String).implode()
+            for batch_id, (count, hashes) in list(pending.items()):
+                mine = hashes.filter(pl.col("record_id").is_in(taken))
+                if mine.height:
+                    _write_delivery(self.store, self, target, batch_id, count, location, mine)
+                    pending[batch_id] = (count, hashes.filter(~pl.col("record_id").is_in(taken)))
             outcome.delivered += len(ids)
             if location not in outcome.outputs:
                 outcome.outputs.append(location)
 
 
-def _last_delivered(store: Store, target: str, record_ids: Sequence[str]) -> dict[str, str]:
-    """``{record_id: row hash}`` of the last row delivered to ``target``."""
-    found: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        for start in range(0, len(record_ids), _CHUNK):
-            query = (
-                select(record_events.c.record_id, record_events.c.detail)
-                .where(
-                    record_events.c.step == DELIVER_STEP,
-                    record_events.c.record_id.in_(record_ids[start : start + _CHUNK]),
-                )
-                .order_by(record_events.c.event_id)
+def _live(store: Store, process: str, target: DeliveryTarget) -> int:
+    """How many current records are in the target's states."""
+    query = select(func.count()).where(
+        records.c.process == process,
+        records.c.state.in_(list(target.states)),
+        records.c.superseded_by.is_(None),
+        records.c.data_batch_id.is_not(None),
+    )
+    with store.ctx.read() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def _due_batches(store: Store, process: str, target: str) -> set[str]:
+    """Processed batches with something new for ``target``: never delivered there, or
+    changed since the last delivery."""
+    last = (
+        select(deliveries.c.batch_id, func.max(deliveries.c.changes).label("seen"))
+        .where(deliveries.c.process == process, deliveries.c.target == target)
+        .group_by(deliveries.c.batch_id)
+        .subquery()
+    )
+    query = (
+        select(batches.c.batch_id)
+        .select_from(batches.outerjoin(last, last.c.batch_id == batches.c.batch_id))
+        .where(
+            batches.c.process == process,
+            batches.c.kind == PROCESSED,
+            (last.c.seen.is_(None)) | (batches.c.changes > last.c.seen),
+        )
+    )
+    with store.ctx.read() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def _delivered(store: Store, process: str, target: str, batch_id: str) -> pl.DataFrame:
+    """``record_id, sent_hash, sent_at`` of the last row ``target`` took of each record of
+    a batch."""
+    with store.ctx.read() as conn:
+        blobs = conn.execute(
+            select(deliveries.c.manifest)
+            .where(
+                deliveries.c.process == process,
+                deliveries.c.target == target,
+                deliveries.c.batch_id == batch_id,
             )
-            for record_id, detail in conn.execute(query):
-                if isinstance(detail, dict) and detail.get("target") == target:
-                    found[record_id] = str(detail.get("row_hash"))
-    return found
+            .order_by(deliveries.c.delivery_id)
+        ).scalars()
+        frames = [from_parquet(bytes(blob)) for blob in blobs]
+    if not frames:
+        return pl.DataFrame(schema=_SENT)
+    return (
+        pl.concat(frames, how="diagonal_relaxed")
+        .group_by("record_id", maintain_order=True)
+        .last()
+        .select(
+            "record_id",
+            pl.col("row_hash").alias("sent_hash"),
+            pl.col("updated_at").alias("sent_at"),
+        )
+    )
 
 
-def _write_events(
+_SENT: dict[str, pl.DataType] = {
+    "record_id": pl.String(),
+    "sent_hash": pl.String(),
+    "sent_at": pl.Datetime("us", "UTC"),
+}
+
+
+def _write_delivery(
     store: Store,
-    run_id: str,
+    run: _Delivery,
     target: DeliveryTarget,
+    batch_id: str,
+    changes: int,
     location: str,
-    record_ids: Sequence[str],
-    hashes: Mapping[str, str],
-    step_config: str,
-    at: dt.datetime,
+    manifest: pl.DataFrame,
 ) -> None:
-    rows = [
-        {
-            "record_id": record_id,
-            "run_id": run_id,
-            "step": DELIVER_STEP,
-            "step_version": DELIVER_STEP_VERSION,
-            "config_hash": step_config,
-            "from_state": None,
-            "to_state": None,
-            "at": at,
-            "detail": to_jsonable(
-                {
-                    "target": target.name,
-                    "kind": target.kind,
-                    "location": location,
-                    "row_hash": hashes[record_id],
-                }
-            ),
-        }
-        for record_id in record_ids
-    ]
-    with store.engine.begin() as conn:
-        for start in range(0, len(rows), _CHUNK):
-            conn.execute(insert(record_events), rows[start : start + _CHUNK])
+    with store.ctx.write() as conn:
+        conn.execute(
+            insert(deliveries).values(
+                process=run.process.name,
+                target=target.name,
+                kind=target.kind,
+                batch_id=batch_id,
+                changes=changes,
+                run_id=run.run_id,
+                location=location,
+                records=manifest.height,
+                manifest=to_parquet(manifest),
+                at=run.now,
+            )
+        )
 
 
 def _output_dataset(report: TargetReport, columns: Sequence[Column]) -> Dataset:

@@ -1,9 +1,9 @@
-"""One sink per target kind: what a delivery run hands chunk after chunk of rows to.
+"""One sink per target kind: what a delivery run hands batch after batch of rows to.
 
-``send(rows)`` delivers a chunk and returns what became visible at the target, as
-``(record ids, location)`` pairs (the run writes a lineage event for each id); ``close()``
-finishes (a report becomes visible only then) and ``abort()`` drops what is unfinished.
-Chunks keep memory bounded whatever the number of records.
+``send(rows)`` delivers a frame of rows (the delivered columns) and returns what became
+visible at the target, as ``(record ids, location)`` pairs (the run records them);
+``close()`` finishes (a report becomes visible only then) and ``abort()`` drops what is
+unfinished. Batches keep memory bounded whatever the number of records.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import httpx
+import polars as pl
 from sqlalchemy import Engine, create_engine
 
 from rpaml_pipeline.delivery.columns import Column
-from rpaml_pipeline.delivery.lake import write_rows
-from rpaml_pipeline.delivery.warehouse import upsert, warehouse_table
+from rpaml_pipeline.delivery.lake import partition_dir, write_part
+from rpaml_pipeline.delivery.warehouse import upsert_frame, warehouse_table
 from rpaml_pipeline.delivery.webhook import batches, post_batch
 from rpaml_pipeline.errors import DeliveryError
 from rpaml_pipeline.process.definition import (
@@ -48,7 +49,7 @@ class PartialDeliveryError(DeliveryError):
 class Sink(Protocol):
     """Where a target's rows go."""
 
-    def send(self, rows: Sequence[dict[str, Any]]) -> Delivered: ...
+    def send(self, rows: pl.DataFrame) -> Delivered: ...
 
     def close(self) -> Delivered: ...
 
@@ -99,8 +100,8 @@ def open_sink(
     )
 
 
-def _ids(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return [str(row["record_id"]) for row in rows]
+def _ids(rows: pl.DataFrame) -> list[str]:
+    return [str(record_id) for record_id in rows.get_column("record_id").to_list()]
 
 
 class LakeSink:
@@ -112,16 +113,10 @@ class LakeSink:
         self.root, self.process, self.columns = root, process, columns
         self.name, self.day, self.parts = name, now.date(), 0
 
-    def send(self, rows: Sequence[dict[str, Any]]) -> Delivered:
+    def send(self, rows: pl.DataFrame) -> Delivered:
         self.parts += 1
-        path = write_rows(
-            rows,
-            self.columns,
-            root=self.root,
-            process=self.process,
-            day=self.day,
-            name=f"{self.name}-{self.parts:05d}",
-        )
+        folder = partition_dir(self.root, self.process, self.day)
+        path = write_part(rows, folder, f"{self.name}-{self.parts:05d}")
         return [(_ids(rows), str(path))]
 
     def close(self) -> Delivered:
@@ -139,10 +134,10 @@ class WarehouseSink:
         self.location = f"{masked(url)}#{table}"
         self._engine: Engine | None = None
 
-    def send(self, rows: Sequence[dict[str, Any]]) -> Delivered:
+    def send(self, rows: pl.DataFrame) -> Delivered:
         if self._engine is None:
             self._engine = create_engine(self.url)
-        upsert(self._engine, self.table, rows)
+        upsert_frame(self._engine, self.table, rows)
         return [(_ids(rows), self.location)]
 
     def close(self) -> Delivered:
@@ -167,7 +162,8 @@ class ReportSink:
         self._workbook: Any = None
         self._sheet: Any = None
 
-    def send(self, rows: Sequence[dict[str, Any]]) -> Delivered:
+    def send(self, frame: pl.DataFrame) -> Delivered:
+        rows = frame.to_dicts()
         if self.format == "csv":
             if self._csv is None:
                 self.temp.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +181,7 @@ class ReportSink:
                 self._sheet.append(self.header)
             for row in rows:
                 self._sheet.append([_cell(row.get(name), None) for name in self.header])
-        self.pending.extend(_ids(rows))
+        self.pending.extend(_ids(frame))
         return []
 
     def close(self) -> Delivered:
@@ -241,11 +237,11 @@ class WebhookSink:
         self.shown_url = shown_url  # as written: placeholders, not their values
         self._client: httpx.Client | None = None
 
-    def send(self, rows: Sequence[dict[str, Any]]) -> Delivered:
+    def send(self, frame: pl.DataFrame) -> Delivered:
         if self._client is None:
             self._client = httpx.Client(timeout=self.target.timeout_seconds)
         delivered: Delivered = []
-        for part in batches(rows, self.target.batch_size):
+        for part in batches(frame.to_dicts(), self.target.batch_size):
             body = {"process": self.process, "run_id": self.run_id, "records": list(part)}
             try:
                 post_batch(
@@ -260,7 +256,7 @@ class WebhookSink:
                 )
             except DeliveryError as error:
                 raise PartialDeliveryError(str(error), delivered) from error
-            delivered.append((_ids(part), self.shown_url))
+            delivered.append(([str(row["record_id"]) for row in part], self.shown_url))
         return delivered
 
     def close(self) -> Delivered:

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import polars as pl
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -32,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from rpaml_pipeline.delivery.columns import Column, ColumnKind
+from rpaml_pipeline.store.bulk import upsert_rows
 
 _SQL_TYPES: dict[ColumnKind, TypeEngine[Any]] = {
     "string": Text(),
@@ -43,6 +45,7 @@ _SQL_TYPES: dict[ColumnKind, TypeEngine[Any]] = {
 }
 KEY = "natural_key"
 _CHUNK = 1000
+_FRAME_CHUNK = 50_000
 
 
 def warehouse_table(name: str, columns: Sequence[Column]) -> Table:
@@ -93,6 +96,24 @@ def upsert(engine: Engine, table: Table, rows: Sequence[dict[str, Any]]) -> int:
                     continue
                 written += 1
     return written
+
+
+def upsert_frame(engine: Engine, table: Table, rows: pl.DataFrame) -> int:
+    """:func:`upsert` of a frame of rows (its columns those of ``table``).
+
+    SQLite and PostgreSQL get the rows as one JSON row set per statement
+    (:func:`rpaml_pipeline.store.bulk.upsert_rows`); other databases row by row.
+    """
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        return upsert(engine, table, rows.to_dicts())
+    table.metadata.create_all(engine, checkfirst=True)
+    names = [column.name for column in table.columns]
+    updated = [name for name in names if name != KEY]
+    with engine.begin() as conn:
+        for start in range(0, rows.height, _FRAME_CHUNK):
+            part = rows.slice(start, _FRAME_CHUNK).select(names).rows()
+            upsert_rows(conn, table, names, part, key=KEY, update=updated, only_if="revision")
+    return rows.height
 
 
 def _for_dialect(row: dict[str, Any], dialect: str) -> dict[str, Any]:

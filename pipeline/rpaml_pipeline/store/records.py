@@ -41,7 +41,8 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """A record row, as stored (``raw`` as captured, ``data`` cleaned, ``features`` derived)."""
+    """A record as stored: its control row, with ``raw`` (as captured), ``data`` (cleaned)
+    and ``features`` (derived) read from its batches."""
 
     record_id: str
     process: str
@@ -74,11 +75,12 @@ class StoredRecord:
     label: int | None
     label_source: str | None
     superseded_by: str | None
-
-    @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> StoredRecord:
-        """Build from a ``records`` row mapping."""
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+    expected_costs: dict[str, float] | None = None
+    """Each action's expected cost when the policy decided (None for other policies)."""
+    batch_id: str | None = None
+    """The raw batch holding what was captured."""
+    data_batch_id: str | None = None
+    """The processed batch holding the cleaned data and features."""
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 # Stable constraint names, so migrations can refer to them on every backend.
@@ -81,21 +83,19 @@ runs = Table(
 records = Table(
     "records",
     metadata,
+    # The control plane: one narrow row per record revision. Its payloads (raw, cleaned,
+    # features) live in columnar batches (``batches``); ``batch_id``/``batch_row`` point at
+    # its raw row, ``data_batch_id`` at the processed batch holding its cleaned data.
     Column("record_id", String(32), primary_key=True),
     Column("process", String(100), nullable=False),
     Column("source", String(200), nullable=False),
-    Column("source_location", Text),
     Column("natural_key", String(400), nullable=False),
     Column("revision", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("raw_hash", String(64), nullable=False),
-    Column("raw", JSON, nullable=False),
-    Column("data", JSON),
-    Column("features", JSON),
     Column("state", String(20), nullable=False),
     Column("reason", Text),
     Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
-    Column("captured_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -112,11 +112,59 @@ records = Table(
     Column("label", Integer),
     Column("label_source", String(200)),
     Column("superseded_by", String(32)),
+    Column("batch_id", String(32)),
+    Column("batch_row", Integer),
+    Column("data_batch_id", String(32)),
+    Column("expected_costs", JSON),
     UniqueConstraint("process", "natural_key", "revision"),
-    # Claims take the oldest records of a state: this index serves that order (0006).
-    Index(None, "process", "state", "updated_at", "record_id"),
-    Index(None, "run_id"),
+    # Per-record claims (robots acting on decisions, requeueing stranded actions) take the
+    # oldest records of these states; processing and scoring claim whole batches instead,
+    # so the index holds only the few records a robot works on one by one (0007).
+    Index(
+        "ix_records_claimable",
+        "process",
+        "state",
+        "updated_at",
+        "record_id",
+        sqlite_where=text("state = 'decided' OR state = 'acting'"),
+        postgresql_where=text("state = 'decided' OR state = 'acting'"),
+    ),
+    # Records of a batch, in the batch's order: processing and scoring read a batch's
+    # records, and claims of collected or validated records walk this order (oldest first).
+    Index(None, "batch_id", "batch_row"),
 )
+
+batches = Table(
+    "batches",
+    metadata,
+    # The data plane: records' payloads, column by column (Parquet, rpaml_pipeline.store.
+    # codec), in the same database as the control rows. A batch never changes once
+    # written; what changes is which work is still pending on it and who holds it.
+    Column("batch_id", String(32), primary_key=True),
+    Column("process", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("source", String(200)),
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("input_id", String(32)),
+    Column("rows", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("pending", String(20)),
+    Column("status", String(20), nullable=False),
+    Column("gate", JSON),
+    Column("changes", Integer, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UtcDateTime),
+    Index(None, "process", "pending", "batch_id"),
+    Index(None, "input_id"),
+)
+"""``kind`` is ``raw`` (what a source delivered, ``pending`` = ``process`` while some of its
+records wait in ``collected``) or ``processed`` (cleaned data, features and each record's
+step details; ``input_id`` is its raw batch, ``pending`` = ``score`` while some of its records
+wait in ``validated``). ``status`` is ``open``, or ``held`` / ``released`` / ``rejected`` by
+the batch gate (``gate`` says why); ``changes`` counts the changes of its records since it
+was written, so a delivery knows which batches to look at again."""
 
 record_events = Table(
     "record_events",
@@ -129,7 +177,8 @@ record_events = Table(
         primary_key=True,
         autoincrement=True,
     ),
-    Column("record_id", String(32), ForeignKey("records.record_id"), nullable=False),
+    Column("record_id", String(32), ForeignKey("records.record_id")),
+    Column("batch_id", String(32)),
     Column("run_id", String(32)),
     Column("step", String(100), nullable=False),
     Column("step_version", String(50)),
@@ -140,7 +189,37 @@ record_events = Table(
     Column("detail", JSON, nullable=False),
     Index(None, "record_id", "event_id"),
     Index(None, "run_id", "step"),
+    Index(None, "batch_id", "event_id"),
 )
+"""A record's lineage: rows naming the record (its own events: a supersede, an
+enrichment, a decision, an action...) and rows naming a batch (a step applied to every
+record of the batch: ingest, processing), one id sequence ordering both."""
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "delivery_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("process", String(100), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("changes", Integer, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("manifest", LargeBinary, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "process", "target", "batch_id"),
+    Index(None, "batch_id"),
+)
+"""What a delivery run handed one target from one processed batch: ``manifest`` lists the
+records (id and the ``updated_at`` they were delivered at) and ``changes`` the batch's
+change count then. A record goes to a target again only once it changed after that."""
 
 enrichments = Table(
     "enrichments",
