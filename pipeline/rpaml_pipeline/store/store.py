@@ -11,7 +11,8 @@ PostgreSQL (scale-out). It is split by aggregate, each in its own module:
 :mod:`.leases`              record-by-record work: leases, acting, failures
 :mod:`.enrichments`         data robots looked up elsewhere
 :mod:`.profiles`            what each source delivered before (drift, batch gate)
-:mod:`.reading`             the read model: records and their lineage
+:mod:`.reading`             the read model of records
+:mod:`.lineage_read`        the lineage read model: a record's trail
 ==========================  =====================================================
 
 Nothing is deleted: a record that cannot go on ends ``quarantined``, ``failed`` or
@@ -32,6 +33,7 @@ from rpaml_pipeline.store.enrichments import Enrichments
 from rpaml_pipeline.store.hashing import content_hash, raw_hash
 from rpaml_pipeline.store.ingest import Ingest
 from rpaml_pipeline.store.leases import Leases
+from rpaml_pipeline.store.lineage_read import LineageReading
 from rpaml_pipeline.store.migrations import upgrade_to_head
 from rpaml_pipeline.store.profiles import Profiles
 from rpaml_pipeline.store.reading import Reading
@@ -75,6 +77,7 @@ class Store:
         self.batches = Batches(self.ctx)
         self.transitions = Transitions(self.ctx, self.batches)
         self.reading = Reading(self.ctx, self.batches)
+        self.lineage_reading = LineageReading(self.ctx, self.batches, self.reading)
         self.leases = Leases(self.ctx, self.transitions, self.reading)
         self.enrichment = Enrichments(self.ctx)
         self.profiles = Profiles(self.ctx)
@@ -178,7 +181,7 @@ class Store:
 
     def run_record_ids(self, run_id: str, step: str) -> list[str]:
         """The records that have a ``step`` event in ``run_id``, in the order they got it."""
-        return self.reading.run_record_ids(run_id, step)
+        return self.lineage_reading.run_record_ids(run_id, step)
 
     # --- ingest and reading ---------------------------------------------------------
 
@@ -208,7 +211,7 @@ class Store:
 
     def record_events(self, record_id: str) -> list[RecordEvent]:
         """The record's lineage events, oldest first."""
-        return self.reading.events(record_id)
+        return self.lineage_reading.events(record_id)
 
     def counts(self, process: str | None = None) -> dict[str, dict[str, int]]:
         """``{process: {state: n}}`` over every record (or one process)."""
@@ -216,7 +219,7 @@ class Store:
 
     def lineage(self, record_id: str) -> RecordLineage:
         """The record, the run that collected it, its ordered events and its revisions."""
-        return self.reading.lineage(record_id)
+        return self.lineage_reading.lineage(record_id)
 
     # --- source profiles and enrichments --------------------------------------------
 
