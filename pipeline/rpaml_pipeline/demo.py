@@ -24,19 +24,19 @@ import httpx
 
 from rpaml_pipeline.child_processes import ManagedProcess, sandbox_portal
 from rpaml_pipeline.errors import DemoError
-from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
-from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import ProcessDefinition, load_process
-from rpaml_pipeline.scoring import ScoringClient
+from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.secrets_file import SERVICE_KEY, ensure_demo_secrets, write_service_keys
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
 from rpaml_pipeline.stages import (
-    deliver_stage,
-    process_stage,
-    robot_name,
-    robot_stage,
-    score_stage,
+    DeliverStage,
+    ProcessStage,
+    RobotStage,
+    ScoreStage,
+    Stage,
+    TrainStage,
+    run_stage,
 )
 from rpaml_pipeline.store import Store
 
@@ -88,10 +88,9 @@ def run_demo(
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets = ensure_demo_secrets(settings.secrets_file)
-    store = Store.connect(settings.resolved_store_url)
-    emitter = OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url)
+    runtime = Runtime.build(settings, process=process)
     timer = StageTimer()
-    summary = DemoSummary(process=process.name, store=store.url, data_dir=str(data_dir))
+    summary = DemoSummary(process=process.name, store=runtime.store.url, data_dir=str(data_dir))
     try:
         with ExitStack() as running:
             portal = running.enter_context(
@@ -99,54 +98,56 @@ def run_demo(
             )
             summary.portal_url = portal.url
             progress(f"claims portal at {portal.url}")
-            robot_env = {**settings.robot_environment(), "RPAML_PORTAL_URL": portal.url}
+            runtime = runtime.with_robot_env(RPAML_PORTAL_URL=portal.url)
 
             with timer.stage("download history"):
-                summary.history = _robot(store, process, "history", settings, robot_env, summary)
+                summary.history = _stage(runtime, RobotStage.of(process, "history"), summary)
                 progress("history downloaded and staged")
             if process.enrichment is not None:
-                robot_env["RPAML_POLICY_DATA"] = str(_policy_data(settings, options))
+                runtime = runtime.with_robot_env(
+                    RPAML_POLICY_DATA=str(_policy_data(settings, options))
+                )
                 with timer.stage("enrich history"):
-                    summary.history["enrichment"] = _enrich(
-                        store, process, settings, robot_env, summary
+                    summary.history["enrichment"] = _stage(
+                        runtime, RobotStage.of(process, "enrich"), summary
                     )
             with timer.stage("process history"):
-                summary.history["processing"] = process_stage(store, process, emitter)
+                summary.history["processing"] = _stage(runtime, ProcessStage(), summary)
             with timer.stage("train"):
-                outcome = train_from_store(store, process, settings.registry_dir)
-                summary.training = outcome.as_dict()
-                progress(outcome.message)
+                summary.training = _stage(runtime, TrainStage(), summary)
+                progress(str(summary.training.get("message", "")))
 
             service = running.enter_context(
                 _started(timer, "start service", _service(settings, secrets))
             )
             summary.service_url = service.url
             progress(f"scoring service at {service.url}")
+            runtime = runtime.with_service(service.url, _service_key(settings, secrets))
             with timer.stage("collect claims"):
-                summary.collected = _robot(store, process, "collect", settings, robot_env, summary)
+                summary.collected = _stage(runtime, RobotStage.of(process, "collect"), summary)
                 progress("new claims collected")
             if process.enrichment is not None:
                 with timer.stage("enrich claims"):
-                    summary.enrichment = _enrich(store, process, settings, robot_env, summary)
+                    summary.enrichment = _stage(runtime, RobotStage.of(process, "enrich"), summary)
                     progress("claims enriched from the policy application")
             with timer.stage("process claims"):
-                summary.processing = process_stage(store, process, emitter)
+                summary.processing = _stage(runtime, ProcessStage(), summary)
             with timer.stage("score"):
-                summary.scoring = _score(store, process, service.url, settings, secrets)
+                summary.scoring = _stage(runtime, ScoreStage(), summary)
             with timer.stage("apply decisions"):
-                summary.acting = _robot(store, process, "act", settings, robot_env, summary)
+                summary.acting = _stage(runtime, RobotStage.of(process, "act"), summary)
                 progress("decisions applied")
             if process.delivery:
                 with timer.stage("deliver"):
-                    summary.delivery = deliver_stage(
-                        store, process, data_dir, emitter, variables=settings.variables()
-                    )
+                    summary.delivery = _stage(runtime, DeliverStage(), summary, strict=False)
                     progress("records, scores and decisions delivered")
-            summary.decision_quality = _decision_quality(store, process, portal.url, secrets)
+            summary.decision_quality = _decision_quality(
+                runtime.store, process, portal.url, secrets
+            )
     finally:
         summary.stage_seconds = timer.seconds
-        summary.states = store.counts(process.name).get(process.name, {})
-        store.close()
+        summary.states = runtime.store.counts(process.name).get(process.name, {})
+        runtime.close()
     return summary
 
 
@@ -161,45 +162,16 @@ def _started(timer: StageTimer, stage: str, child: ManagedProcess) -> Iterator[M
         child.stop()
 
 
-def _robot(
-    store: Store,
-    process: ProcessDefinition,
-    role: str,
-    settings: RpamlSettings,
-    env: Mapping[str, str],
-    summary: DemoSummary,
+def _stage(
+    runtime: Runtime, stage: Stage, summary: DemoSummary, *, strict: bool = True
 ) -> dict[str, Any]:
-    result, figures = robot_stage(
-        store,
-        robot_name(process, role),
-        robots_dir=settings.project_dir / "robots",
-        output_root=settings.data_dir / "robot-runs",
-        env=env,
-    )
-    summary.robot_logs[result.suite] = str(result.log_html)
-    if not result.succeeded:
-        messages = "\n".join(f"  - {message}" for message in result.failure_messages)
-        raise DemoError(f"robot {result.suite} failed; see {result.log_html}\n{messages}")
-    return figures
-
-
-def _enrich(
-    store: Store,
-    process: ProcessDefinition,
-    settings: RpamlSettings,
-    env: Mapping[str, str],
-    summary: DemoSummary,
-) -> dict[str, Any]:
-    """Run the enrichment robot. It starts the desktop application itself, on a private
-    Xvfb display when ``DISPLAY`` is not set (``rpaml_robots.policy_desktop``)."""
-    if process.enrichment is None:
-        raise DemoError(f"process {process.name} declares no enrichment")
-    figures = _robot(store, process, process.enrichment.robot, settings, env, summary)
-    run = store.get_run(figures["run_id"])
-    robot_summary = run.summary or {}
-    figures["enriched"] = int(robot_summary.get("enriched", 0))
-    figures["quarantined"] = int(robot_summary.get("quarantined", 0))
-    figures["already_enriched"] = int(robot_summary.get("already_enriched", 0))
+    """Run ``stage``; a stage that failed stops the demo (``strict``), naming why."""
+    result = run_stage(runtime, stage)
+    figures = result.as_dict()
+    if "log" in figures and stage.robot is not None:
+        summary.robot_logs[stage.robot] = str(figures["log"])
+    if strict and not result.succeeded:
+        raise DemoError(f"stage {stage.kind} failed: {result.error}")
     return figures
 
 
@@ -219,23 +191,6 @@ def _policy_data(settings: RpamlSettings, options: DemoOptions) -> Path:
     if done.returncode != 0:
         raise DemoError(f"cannot write the policy data file {path}: {done.stderr.strip()}")
     return path
-
-
-def _score(
-    store: Store,
-    process: ProcessDefinition,
-    service_url: str,
-    settings: RpamlSettings,
-    secrets: Mapping[str, str],
-) -> dict[str, Any]:
-    # The columnar bulk path: no per-record JSON objects on either side.
-    with ScoringClient(
-        service_url, api_key=_service_key(settings, secrets), columnar=True
-    ) as client:
-        figures = score_stage(store, process, client)
-    if figures["error"]:
-        raise DemoError(f"scoring stopped: {figures['error']}; {figures['waiting']} records wait")
-    return figures
 
 
 def _portal(

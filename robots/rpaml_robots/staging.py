@@ -14,7 +14,9 @@ from robot.api.deco import keyword, library
 from rpaml_pipeline.errors import RecordNotFoundError
 from rpaml_pipeline.owners import process_owner
 from rpaml_pipeline.process import ProcessDefinition, load_process
+from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.settings import RpamlSettings
+from rpaml_pipeline.stages.robot import ROBOT_SUMMARY
 from rpaml_pipeline.store import IncomingRecord, Store
 from rpaml_robots.claim_rows import SOURCE_LOCATION
 from rpaml_robots.errors import ConfigurationError
@@ -144,7 +146,7 @@ class Staging:
             self.process = self._definition.name
             self.key_fields = tuple(self._definition.contract.natural_key)
         self.owner = process_owner("robot")
-        self._store: Store | None = None
+        self._runtime: Runtime | None = None
         self.run_id: str | None = os.environ.get("RPAML_RUN_ID") or None
         self._owns_run = False
         self.robot = ""
@@ -156,10 +158,14 @@ class Staging:
 
     @property
     def store(self) -> Store:
-        # Connect on first use: a dry run or a libdoc build must not touch a database.
-        if self._store is None:
-            self._store = Store.connect(self.settings.resolved_store_url)
-        return self._store
+        # Built on first use: a dry run or a libdoc build must not touch a database.
+        if self._runtime is None:
+            if self._definition is None:
+                raise ConfigurationError(
+                    f"no process file at {self.settings.process_file}: set RPAML_PROCESS_FILE"
+                )
+            self._runtime = Runtime.build(self.settings, process=self._definition)
+        return self._runtime.store
 
     def _run_exists(self, run_id: str) -> bool:
         try:
@@ -233,6 +239,8 @@ class Staging:
             self.store.finish_run(self.run_id, status=final, summary=summary)
             logger.info(f"Finished run {self.run_id}: {final} {summary}")
         else:
+            # The caller's stage runner closes the run with these figures.
+            self.store.annotate_run(self.run_id, {ROBOT_SUMMARY: summary, "robot_status": final})
             logger.info(f"Run {self.run_id} {final} (finished by its caller): {summary}")
         return summary
 

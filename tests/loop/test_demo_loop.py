@@ -33,7 +33,14 @@ def test_whole_loop_acceptance_suite(tmp_path: Path) -> None:
             str(PROJECT / "tests" / "robot" / "whole_loop.robot"),
         ],
         cwd=PROJECT,
-        env={**os.environ, "SE_OFFLINE": "true"},
+        env={
+            **os.environ,
+            "SE_OFFLINE": "true",
+            # The suite's keyword library validates lineage with the shared test helpers.
+            "PYTHONPATH": os.pathsep.join(
+                [str(PROJECT / "tests" / "support"), os.environ.get("PYTHONPATH", "")]
+            ),
+        },
         capture_output=True,
         text=True,
         timeout=1200,
@@ -42,4 +49,4 @@ def test_whole_loop_acceptance_suite(tmp_path: Path) -> None:
     result = ExecutionResult(str(tmp_path / "output.xml"))
     failures = [f"{t.name}: {t.message}" for t in result.suite.all_tests if t.status != "PASS"]
     assert completed.returncode == 0 and not failures, "\n".join(failures) or completed.stdout
-    assert result.statistics.total.passed == 3
+    assert result.statistics.total.passed == 4

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rpaml_pipeline.orchestration.stranded import requeue_stranded
 from rpaml_pipeline.owners import owner_is_gone, process_owner
 from rpaml_pipeline.store import Store
+from rpaml_pipeline.stranded import requeue_stranded
 
 PROCESS = "claims_triage"
 

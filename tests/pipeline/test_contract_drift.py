@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from rpaml_pipeline.process.definition import DriftSpec, QualitySpec
 from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.quality import check_record, merge_profiles, profile_records
 from rpaml_pipeline.replay import replay_run
+from rpaml_pipeline.stages import ProcessStage
 from rpaml_pipeline.steps import clean
 from rpaml_pipeline.store import IncomingRecord, Store
+from stage_runs import staged_run
 
 PARTNER = "sql:partner-claims"
 OTHER = "robot:collect_claims"
@@ -61,8 +64,9 @@ def test_a_source_that_changes_shape_is_quarantined_and_alerted(
     fresh = [(f"O2-{n}", OTHER, {**claim(200 + n), "claim_ref": "x"}) for n in range(3)]
     _stage(store, name, [("P2-0", PARTNER, renamed), *changed, *usual, *fresh])
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
-    run = store.start_run(name, "process")
-    second = process_collected(store, drifting, run, emitter=emitter)
+    result = staged_run(store, drifting, ProcessStage(), tmp_path, emitter=emitter)
+    second = SimpleNamespace(**result.summary)
+    run = result.run_id
 
     assert second.quarantined == 6 and second.validated == 7
     kinds = {(a["field"], a["kind"]): a for a in second.drift_alerts}

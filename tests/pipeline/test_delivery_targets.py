@@ -20,11 +20,13 @@ from sqlalchemy import create_engine, text
 from loopback_http import QuietHandler, loopback
 from openlineage_spec import run_event_errors
 from rpaml_pipeline.cli import main
-from rpaml_pipeline.delivery import deliver, write_part
+from rpaml_pipeline.delivery import write_part
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process
 from rpaml_pipeline.processing import process_collected
+from rpaml_pipeline.stages import DeliverStage
 from rpaml_pipeline.store import IncomingRecord, RecordState, StepEvent, Store, Transition
+from stage_runs import delivered, staged_run
 
 
 def with_delivery(targets: list[dict[str, Any]]) -> ProcessDefinition:
@@ -155,10 +157,10 @@ def test_every_target_takes_the_records_once(
     _score(store, ids[0], 0.91, "reject")
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
 
-    first = deliver(store, process, data_dir=tmp_path, emitter=emitter)
+    result = staged_run(store, process, DeliverStage(), tmp_path, emitter=emitter)
 
-    assert first.ok, first.as_dict()
-    assert [t.delivered for t in first.targets] == [3, 3, 3, 3, 3]
+    assert result.succeeded, result.as_dict()
+    assert [t["delivered"] for t in result.summary["targets"]] == [3, 3, 3, 3, 3]
     # Lake: Hive partitions by process and date, no temp file left, readable by DuckDB.
     parts = sorted((tmp_path / "lake").rglob("*.parquet"))
     assert len(parts) == 1
@@ -193,26 +195,26 @@ def test_every_target_takes_the_records_once(
     assert len(set(webhook.keys)) == 2
     # Lineage: each record shows one deliver event per target.
     trail = store.lineage(ids[1])
-    delivered = [e.detail for e in trail.events if e.step == "deliver"]
-    assert sorted(d["target"] for d in delivered) == [
+    took = [e.detail for e in trail.events if e.step == "deliver"]
+    assert sorted(d["target"] for d in took) == [
         "excel",
         "lake",
         "partner",
         "report",
         "warehouse",
     ]
-    lake_event = next(d for d in delivered if d["target"] == "lake")
+    lake_event = next(d for d in took if d["target"] == "lake")
     assert lake_event["location"] == str(parts[0])
 
     # Nothing changed: a second run delivers nothing and duplicates nothing.
-    second = deliver(store, process, data_dir=tmp_path)
+    second = delivered(store, process, data_dir=tmp_path)
     assert [(t.delivered, t.unchanged) for t in second.targets] == [(0, 3)] * 5
     assert len(list((tmp_path / "lake").rglob("*.parquet"))) == 1
     assert webhook.attempts == 4
 
     # One record is decided: only it goes out again; the warehouse updates it in place.
     _score(store, ids[1], 0.05, "approve")
-    third = deliver(store, process, data_dir=tmp_path, names=["lake", "warehouse"])
+    third = delivered(store, process, data_dir=tmp_path, names=["lake", "warehouse"])
     assert [(t.target, t.delivered, t.unchanged) for t in third.targets] == [
         ("lake", 1, 2),
         ("warehouse", 1, 2),
@@ -223,8 +225,9 @@ def test_every_target_takes_the_records_once(
     assert table == [("CLM-000001", "reject"), ("CLM-000002", "approve"), ("CLM-000003", None)]
     assert len(_lake_rows(tmp_path / "lake")) == 4
 
-    # Run-level lineage: the delivery run's events validate against OpenLineage 2-0-2.
-    events = [json.loads(line) for line in emitter.path.read_text().splitlines()]
+    # Run-level lineage: the first delivery run's events validate against OpenLineage 2-0-2
+    # (the later runs append theirs to the same file).
+    events = [json.loads(line) for line in emitter.path.read_text().splitlines()][:2]
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     outputs = {o["name"]: o for o in events[1]["outputs"]}
     assert outputs["claims"]["outputFacets"]["outputStatistics"]["rowCount"] == 3
@@ -247,7 +250,7 @@ def test_a_failing_webhook_does_not_stop_the_other_targets(store: Store, tmp_pat
         ]
     )
     ids = _stage_validated(store, process, 2)
-    report = deliver(store, process, data_dir=tmp_path)
+    report = delivered(store, process, data_dir=tmp_path)
     partner, lake = report.targets
     assert partner.status == "failed" and "after 2 attempts" in (partner.error or "")
     assert lake.status == "succeeded" and lake.delivered == 2
@@ -278,9 +281,9 @@ def test_warehouse_upsert_on_postgresql(store: Store, tmp_path: Path, pg_url: st
         [{"name": "warehouse", "kind": "warehouse", "url": pg_url, "table": "claims"}]
     )
     ids = _stage_validated(store, process, 2)
-    assert deliver(store, process, data_dir=tmp_path).targets[0].delivered == 2
+    assert delivered(store, process, data_dir=tmp_path).targets[0].delivered == 2
     _score(store, ids[0], 0.5, "escalate")
-    assert deliver(store, process, data_dir=tmp_path).targets[0].delivered == 1
+    assert delivered(store, process, data_dir=tmp_path).targets[0].delivered == 1
     engine = create_engine(pg_url)
     try:
         with engine.connect() as conn:
@@ -318,7 +321,7 @@ def test_a_webhook_that_refuses_a_batch_is_not_retried(
         [{"name": "partner", "kind": "webhook", "url": webhook.url + "/reject", "retries": 3}]
     )
     _stage_validated(store, process, 1)
-    [partner] = deliver(store, process, data_dir=tmp_path).targets
+    [partner] = delivered(store, process, data_dir=tmp_path).targets
     assert partner.status == "failed" and "refused the batch: HTTP 422" in (partner.error or "")
     assert webhook.attempts == 1 and partner.delivered == 0
 
@@ -332,7 +335,7 @@ def test_records_are_delivered_a_batch_at_a_time(store: Store, tmp_path: Path) -
         ]
     )
     _stage_validated(store, process, 5, chunk_size=2)
-    lake, report = deliver(store, process, data_dir=tmp_path).targets
+    lake, report = delivered(store, process, data_dir=tmp_path).targets
     assert (lake.delivered, report.delivered) == (5, 5)
     assert len(list((tmp_path / "lake").rglob("*.parquet"))) == 3
     assert len(_lake_rows(tmp_path / "lake")) == 5

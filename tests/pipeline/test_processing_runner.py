@@ -11,7 +11,9 @@ from pipeline_claims import claim, history_row
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.processing import PipelineSteps, process_collected
+from rpaml_pipeline.stages import ProcessStage
 from rpaml_pipeline.store import IncomingRecord, Store
+from stage_runs import staged_run
 
 
 def _stage(
@@ -34,15 +36,16 @@ def test_runner_quarantines_and_keeps_going(
     history = [history_row(200, "Fraud confirmed"), history_row(201, "Paid")]
     ids = _stage(store, good + bad) + _stage(store, history, "robot:download_history")
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
-    run = store.start_run("claims_triage", "process")
-    summary = process_collected(store, process_def, run, chunk_size=7, emitter=emitter)
-    assert (summary.processed, summary.validated, summary.labeled, summary.quarantined) == (
+    summary = staged_run(
+        store, process_def, ProcessStage(chunk_size=7), tmp_path, emitter=emitter
+    ).summary
+    assert [summary[k] for k in ("processed", "validated", "labeled", "quarantined")] == [
         35,
         30,
         2,
         3,
-    )
-    assert summary.top_reasons[0] == ("policy_number: does not match POL-NNNNNN", 2)
+    ]
+    assert summary["top_reasons"][0] == ["policy_number: does not match POL-NNNNNN", 2]
     assert store.counts("claims_triage") == {
         "claims_triage": {"validated": 30, "labeled": 2, "quarantined": 3}
     }
@@ -152,9 +155,9 @@ def test_failed_run_emits_fail(
     monkeypatch.setattr(store.transitions, "move", broken)
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
     with pytest.raises(RuntimeError):
-        process_collected(
-            store, process_def, store.start_run("claims_triage", "process"), emitter=emitter
-        )
+        staged_run(store, process_def, ProcessStage(), tmp_path, emitter=emitter)
+    [failed] = store.list_runs("claims_triage", kind="process")
+    assert failed.status == "failed" and "database went away" in str(failed.summary)
     events = [json.loads(line) for line in emitter.path.read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert "database went away" in events[1]["run"]["facets"]["errorMessage"]["message"]

@@ -19,7 +19,9 @@ from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process, process_hash
 from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.replay import replay_run
+from rpaml_pipeline.stages import ProcessStage
 from rpaml_pipeline.store import IncomingRecord, Store
+from stage_runs import staged_run
 
 PROCESS = "claims_triage"
 
@@ -93,8 +95,7 @@ def test_run_events_carry_schema_and_rpaml_facets_and_validate(
 ) -> None:
     _stage(store)
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
-    run = store.start_run(PROCESS, "process")
-    process_collected(store, process_def, run, emitter=emitter)
+    staged_run(store, process_def, ProcessStage(), tmp_path, emitter=emitter)
     check = _validator()
     events = [json.loads(line) for line in emitter.path.read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]

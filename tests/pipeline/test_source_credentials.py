@@ -18,16 +18,15 @@ from sqlalchemy import create_engine, text
 
 from loopback_http import QuietHandler, answer_json, loopback
 from rpaml_pipeline.cli import main
-from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.errors import MissingVariableError
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process
 from rpaml_pipeline.process.placeholders import expand, shown
 from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.settings import RpamlSettings
-from rpaml_pipeline.sources import ingest_sources
 from rpaml_pipeline.sources.remote import masked
 from rpaml_pipeline.store import IncomingRecord, Store
+from stage_runs import delivered, ingested
 
 TOKEN = "s3cret-token-7f2a"
 
@@ -109,7 +108,7 @@ def test_an_http_source_sends_the_token_from_the_variables(
 ) -> None:
     process = with_sections(sources=[partner_source(partner)])
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
-    [report] = ingest_sources(
+    [report] = ingested(
         store, process, data_dir=tmp_path, emitter=emitter, variables={"PARTNER_TOKEN": TOKEN}
     )
     assert report.status == "succeeded" and report.new == 2
@@ -136,7 +135,7 @@ def test_a_missing_variable_fails_that_source_by_name_and_the_others_still_run(
             },
         ]
     )
-    down, system = ingest_sources(
+    down, system = ingested(
         store, process, data_dir=tmp_path, variables={"CLAIMS_DIR": str(tmp_path)}
     )
     assert down.status == "failed"
@@ -172,7 +171,7 @@ def test_a_webhook_target_sends_its_token_and_never_records_it(
     )
     process_collected(store, process, store.start_run(process.name, "process"))
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
-    report = deliver(
+    report = delivered(
         store, process, data_dir=tmp_path, emitter=emitter, variables={"PARTNER_TOKEN": TOKEN}
     )
     assert report.ok and report.targets[0].delivered == 2
@@ -180,7 +179,7 @@ def test_a_webhook_target_sends_its_token_and_never_records_it(
     assert len(partner.posted[0]["records"]) == 2
     assert TOKEN not in everything_written(store, tmp_path)
     with pytest.raises(MissingVariableError, match=r"delivery target partner: Authorization"):
-        deliver(store, process, data_dir=tmp_path, variables={})
+        delivered(store, process, data_dir=tmp_path, variables={})
 
 
 def test_the_cli_takes_variables_from_the_secrets_file_and_the_environment(

@@ -18,8 +18,8 @@ from rpaml_pipeline.cli import main
 from rpaml_pipeline.errors import ProcessFileError
 from rpaml_pipeline.process import ProcessDefinition, parse_process
 from rpaml_pipeline.processing import process_collected
-from rpaml_pipeline.sources import ingest_sources
 from rpaml_pipeline.store import Store, raw_hash
+from stage_runs import ingested
 
 PDF_PATTERN = (
     r"Claim (?P<claim_id>CLM-\d{6}) policy (?P<policy_number>POL-\d{6}) "
@@ -105,7 +105,7 @@ def test_files_are_staged_with_lineage_and_moved_aside(store: Store, tmp_path: P
     (inbox / "g-bad.jsonl").write_text('{"Claim ID": "CLM-000010"}\n{oops\n', encoding="utf-8")
     (inbox / ".h.csv.tmp").write_text("still being written", encoding="utf-8")
 
-    [report] = ingest_sources(store, process, data_dir=tmp_path)
+    [report] = ingested(store, process, data_dir=tmp_path)
 
     by_name = {item.name: item for item in report.files}
     assert {n: i.status for n, i in by_name.items()} == {
@@ -168,15 +168,15 @@ def test_a_file_is_taken_once_by_content(store: Store, tmp_path: Path) -> None:
     inbox.mkdir(parents=True)
     _write_csv(inbox / "monday.csv", [claim(1), claim(2)])
     content = (inbox / "monday.csv").read_bytes()
-    [first] = ingest_sources(store, process, data_dir=tmp_path)
+    [first] = ingested(store, process, data_dir=tmp_path)
     assert first.new == 2
     (inbox / "monday-again.csv").write_bytes(content)
-    [second] = ingest_sources(store, process, data_dir=tmp_path)
+    [second] = ingested(store, process, data_dir=tmp_path)
     [item] = second.files
     assert item.status == "duplicate" and "monday.csv" in (item.reason or "")
     assert second.new == second.revised == second.unchanged == 0
     assert len(list((inbox / "done").iterdir())) == 2
-    [third] = ingest_sources(store, process, data_dir=tmp_path)
+    [third] = ingested(store, process, data_dir=tmp_path)
     assert third.files == []
 
 

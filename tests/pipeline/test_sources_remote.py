@@ -16,8 +16,8 @@ from loopback_http import QuietHandler, answer_json, loopback
 from openlineage_spec import run_event_errors
 from rpaml_pipeline.lineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, parse_process
-from rpaml_pipeline.sources import ingest_sources
 from rpaml_pipeline.store import Store, raw_hash
+from stage_runs import ingested
 
 
 def with_sources(sources: list[dict[str, Any]]) -> ProcessDefinition:
@@ -64,7 +64,7 @@ def test_sql_source_stages_query_rows(store: Store, tmp_path: Path) -> None:
         ]
     )
     emitter = OpenLineageEmitter.for_data_dir(tmp_path)
-    [report] = ingest_sources(store, process, data_dir=tmp_path, emitter=emitter)
+    [report] = ingested(store, process, data_dir=tmp_path, emitter=emitter)
     assert report.status == "succeeded" and report.new == 2, report
     record = store.latest(process.name, "CLM-000032")
     assert record is not None
@@ -74,10 +74,11 @@ def test_sql_source_stages_query_rows(store: Store, tmp_path: Path) -> None:
     location = record.source_location or ""
     assert "claims-system.db" in location and "SELECT ref, amount" in location
     assert location.endswith("| row 2")
-    [again] = ingest_sources(store, process, data_dir=tmp_path)
+    [again] = ingested(store, process, data_dir=tmp_path)
     assert again.unchanged == 2 and again.new == 0
-    # The ingest run's OpenLineage events: START and COMPLETE, valid against spec 2-0-2.
-    events = [json.loads(line) for line in emitter.path.read_text().splitlines()]
+    # The first ingest run's OpenLineage events: START and COMPLETE, valid against spec
+    # 2-0-2 (the second run appends its own).
+    events = [json.loads(line) for line in emitter.path.read_text().splitlines()][:2]
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert events[1]["job"]["name"] == "claims_triage.ingest.claims_system"
     assert events[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2
@@ -106,7 +107,7 @@ def test_http_source_and_a_failing_source_does_not_stop_the_others(
             },
         ]
     )
-    down, partner, bad_sql = ingest_sources(store, process, data_dir=tmp_path)
+    down, partner, bad_sql = ingested(store, process, data_dir=tmp_path)
     assert down.status == "failed" and "HTTP 503" in (down.error or "")
     assert store.get_run(down.run_id).status == "failed"
     assert bad_sql.status == "failed" and "no_such_table" in (bad_sql.error or "")
@@ -117,5 +118,5 @@ def test_http_source_and_a_failing_source_does_not_stop_the_others(
     assert record.source == "http:partner_api"
     assert record.source_location == f"{endpoint}/claims#/data/items/0"
     assert record.raw["amount"] == claim(21)["amount"]
-    [only] = ingest_sources(store, process, data_dir=tmp_path, names=["partner_api"])
+    [only] = ingested(store, process, data_dir=tmp_path, names=["partner_api"])
     assert only.unchanged == 2

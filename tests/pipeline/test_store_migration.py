@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import command
 from pipeline_claims import claim, history_row
 
-from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import Store
@@ -19,6 +18,7 @@ from rpaml_pipeline.store.engine import make_engine
 from rpaml_pipeline.store.migrations import alembic_config
 from rpaml_pipeline.store.records import STEPS_KEY
 from rpaml_pipeline.store.schema import UtcDateTime
+from stage_runs import delivered
 
 PROCESS = "claims_triage"
 AT = dt.datetime(2026, 3, 14, 11, 0, tzinfo=dt.UTC)
@@ -156,7 +156,7 @@ def test_an_old_store_reads_back_the_same_and_goes_on(
     lake = process_def.model_copy(
         update={"delivery": [target for target in process_def.delivery if target.name == "lake"]}
     )
-    report = deliver(store, lake, data_dir=tmp_path)
+    report = delivered(store, lake, data_dir=tmp_path)
     assert report.targets[0].delivered == 2
     assert report.targets[0].unchanged == 1
     store.close()

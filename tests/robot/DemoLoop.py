@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 from robot.api.deco import keyword, library
 
+from openlineage_spec import run_event_errors
 from rpaml_pipeline.child_processes import ManagedProcess
+from rpaml_pipeline.lineage.openlineage import run_uuid
 from rpaml_pipeline.secrets_file import read_secrets
 from rpaml_pipeline.store import Store
 
@@ -115,6 +117,51 @@ class DemoLoop:
         for action in response.json():
             by_claim.setdefault(action["claim_id"], []).append(action)
         return by_claim
+
+    @keyword
+    def every_run_should_have_valid_lineage_events(self) -> list[str]:
+        """Every run the demo opened is closed, and emitted START then COMPLETE or FAIL
+        events valid against OpenLineage 2-0-2 with the datasets of its kind; return the
+        run kinds seen.
+
+        Example:
+        | ${kinds}=    Every Run Should Have Valid Lineage Events
+        """
+        events = [
+            json.loads(line)
+            for line in (self.data / "lineage" / "events.jsonl").read_text().splitlines()
+        ]
+        for event in events:
+            errors = run_event_errors(event)
+            if errors:
+                raise AssertionError(f"invalid {event['job']['name']} event: {errors}")
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            by_run.setdefault(event["run"]["runId"], []).append(event)
+        with Store.connect(f"sqlite:///{self.data / 'rpaml.db'}") as store:
+            runs = store.list_runs("claims_triage", limit=1000)
+        for run in runs:
+            if run.status == "running":
+                raise AssertionError(f"run {run.run_id} ({run.kind}) was left running")
+            types = [e["eventType"] for e in by_run.get(run_uuid(run.run_id), [])]
+            if types not in (["START", "COMPLETE"], ["START", "FAIL"]):
+                raise AssertionError(f"run {run.run_id} ({run.kind}) emitted {types}")
+        finals = {run.kind: by_run[run_uuid(run.run_id)][-1] for run in runs}
+        collect, train, score = finals["collect"], finals["train"], finals["score"]
+        if not collect["inputs"][0]["namespace"].startswith("http://127.0.0.1:"):
+            raise AssertionError(f"collect read no portal: {collect['inputs']}")
+        model = train["outputs"][0]
+        facet = model["facets"]["rpamlModel"]
+        if not (model["name"].startswith("claims_fraud@") and len(facet["artifactSha256"]) == 64):
+            raise AssertionError(f"training wrote no model version: {model}")
+        if not any(d["name"].startswith("claims_fraud@") for d in score["inputs"]):
+            raise AssertionError(f"scoring read no model version: {score['inputs']}")
+        validated = finals["process"]["outputs"][0]
+        if "amount" not in validated["facets"]["columnLineage"]["fields"]:
+            raise AssertionError(f"processing has no column lineage: {validated['facets']}")
+        if finals["act"]["outputs"][0]["namespace"] != collect["inputs"][0]["namespace"]:
+            raise AssertionError("the act robot's output is not the portal it acted in")
+        return sorted(finals)
 
     @keyword
     def records_in_state(self, state: str) -> list[dict[str, Any]]:

@@ -58,6 +58,16 @@ Every Valid Claim Carries The Robot's Decision And Its Receipt Is Stored
         Should Not Be Empty    ${record}[reason]
     END
 
+Every Run Of Every Kind Is Closed And In Lineage
+    [Documentation]    Robot runs, processing, training, scoring, acting and delivery:
+    ...    each run was closed and emitted valid OpenLineage events naming what it read
+    ...    and wrote (the portal, the records, the model version).
+    ${kinds}=    Every Run Should Have Valid Lineage Events
+    FOR    ${kind}    IN    history    enrich    process    train    collect    score    act
+    ...    deliver
+        List Should Contain Value    ${kinds}    ${kind}
+    END
+
 
 *** Keywords ***
 Claim Should Carry The Decision Once

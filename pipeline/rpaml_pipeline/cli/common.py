@@ -11,6 +11,7 @@ import click
 
 from rpaml_models import RegistryError
 from rpaml_pipeline.errors import RpamlPipelineError
+from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.settings import RpamlSettings
 
 P = ParamSpec("P")
@@ -37,12 +38,11 @@ def settings_of(ctx: click.Context) -> RpamlSettings:
     return settings
 
 
+def runtime_of(ctx: click.Context) -> Runtime:
+    """The runtime this invocation's stages run with (built from its settings; close it)."""
+    return Runtime.build(settings_of(ctx))
+
+
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (dates and paths as strings)."""
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-def api_key(settings: RpamlSettings) -> str | None:
-    """The scoring service API key, when one is configured."""
-    key = settings.service_api_key
-    return key.get_secret_value() if key is not None else None

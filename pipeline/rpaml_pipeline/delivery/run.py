@@ -40,15 +40,9 @@ from rpaml_pipeline.delivery.sinks import (
     target_location,
 )
 from rpaml_pipeline.errors import DeliveryError
-from rpaml_pipeline.lineage.openlineage import (
-    Dataset,
-    OpenLineageEmitter,
-    rpaml_run_facet,
-    schema_facet,
-)
-from rpaml_pipeline.process import ProcessDefinition, process_hash
+from rpaml_pipeline.lineage.openlineage import Dataset, schema_facet
+from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.process.definition import DeliveryTarget
-from rpaml_pipeline.sources.remote import masked
 from rpaml_pipeline.store import Store
 from rpaml_pipeline.store.batches import PROCESSED, BatchInfo, from_parquet, to_parquet
 from rpaml_pipeline.store.schema import batches, deliveries, records
@@ -100,16 +94,35 @@ class DeliveryReport:
 def deliver(
     store: Store,
     process: ProcessDefinition,
+    run_id: str,
     *,
     data_dir: Path,
     names: Sequence[str] = (),
-    emitter: OpenLineageEmitter | None = None,
     sleep: Callable[[float], None] = time.sleep,
     variables: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
     """Deliver ``process``'s records to its declared targets (only ``names`` when given),
-    a processed batch at a time. ``variables`` are what ``${NAME}`` in a target's URL or
-    headers stands for (:meth:`RpamlSettings.variables`)."""
+    a processed batch at a time, in delivery run ``run_id``. ``variables`` are what
+    ``${NAME}`` in a target's URL or headers stands for (:meth:`RpamlSettings.variables`).
+    Paths are relative to ``data_dir``.
+    """
+    targets = chosen_targets(process, names)
+    report = DeliveryReport(run_id, process.name, [])
+    delivery = _Delivery(
+        store,
+        process,
+        targets,
+        report,
+        data_dir=data_dir,
+        variables=dict(variables or {}),
+        sleep=sleep,
+    )
+    delivery.run()
+    return report
+
+
+def chosen_targets(process: ProcessDefinition, names: Sequence[str] = ()) -> list[DeliveryTarget]:
+    """The targets ``names`` (every declared one when empty), refusing unknown names."""
     declared = {target.name: target for target in process.delivery}
     if len(declared) != len(process.delivery):
         raise DeliveryError(
@@ -122,43 +135,13 @@ def deliver(
             f"process {process.name} declares no delivery target {', '.join(unknown)} "
             f"(declared: {known})"
         )
-    targets = [declared[name] for name in names] if names else list(declared.values())
+    return [declared[name] for name in names] if names else list(declared.values())
+
+
+def output_datasets(report: DeliveryReport, process: ProcessDefinition) -> list[Dataset]:
+    """One OpenLineage output dataset per target of a delivery."""
     columns = delivery_columns(process)
-    run_id = store.start_run(
-        process.name,
-        "deliver",
-        config_hash=process_hash(process),
-        details={"targets": [target.name for target in targets]},
-    )
-    job = f"{process.name}.deliver"
-    inputs = [Dataset(namespace=masked(store.url), name=f"{process.name}.records")]
-    facets = {
-        "rpaml": rpaml_run_facet(process=process.name, process_file_hash=process_hash(process))
-    }
-    if emitter is not None:
-        emitter.start(run_id, job, inputs=inputs, run_facets=facets)
-    report = DeliveryReport(run_id, process.name, [])
-    try:
-        delivery = _Delivery(
-            store,
-            process,
-            targets,
-            report,
-            data_dir=data_dir,
-            variables=dict(variables or {}),
-            sleep=sleep,
-        )
-        delivery.run()
-    except Exception as error:
-        store.finish_run(run_id, "failed", {"error": str(error), **report.as_dict()})
-        if emitter is not None:
-            emitter.fail(run_id, job, error, inputs=inputs, run_facets=facets)
-        raise
-    store.finish_run(run_id, "succeeded" if report.ok else "failed", report.as_dict())
-    if emitter is not None:
-        outputs = [_output_dataset(item, columns) for item in report.targets]
-        emitter.complete(run_id, job, inputs=inputs, outputs=outputs, run_facets=facets)
-    return report
+    return [_output_dataset(target, columns) for target in report.targets]
 
 
 class _Delivery:

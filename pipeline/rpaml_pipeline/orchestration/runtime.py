@@ -1,4 +1,4 @@
-"""What the stages of a running worker need: settings, process, store and robot set-up.
+"""What the stages of a running worker need: the runtime and the engine's settings.
 
 DBOS registers workflows and steps when their module is imported, before any settings
 exist; the worker builds a :class:`WorkerRuntime` at start-up and installs it here, and
@@ -7,45 +7,39 @@ the steps read it back. Nothing is built at import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.orchestration.engine import EngineSettings
 from rpaml_pipeline.orchestration.errors import OrchestrationError
 from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import Store
 
 
 @dataclass
 class WorkerRuntime:
-    """The collaborators of a worker's steps."""
+    """The runtime every stage of the worker runs with, and how the engine retries them."""
 
-    settings: RpamlSettings
+    runtime: Runtime
     engine: EngineSettings
-    process: ProcessDefinition
-    store: Store
-    robot_env: dict[str, str]
-    emitter: OpenLineageEmitter
-    service_api_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def build(
         cls, settings: RpamlSettings, engine: EngineSettings, process: ProcessDefinition
     ) -> WorkerRuntime:
-        """Connect the store and prepare the robots' environment (credentials come from
-        the secrets file when there is one, else from the worker's environment)."""
-        env = settings.robot_environment()
-        key = settings.service_api_key
-        return cls(
-            settings=settings,
-            engine=engine,
-            process=process,
-            store=Store.connect(settings.resolved_store_url),
-            robot_env=env,
-            emitter=OpenLineageEmitter(settings.lineage_file, http_url=settings.lineage_url),
-            service_api_key=key.get_secret_value() if key is not None else None,
-        )
+        """The worker's runtime (:meth:`Runtime.build`)."""
+        return cls(Runtime.build(settings, process=process), engine)
+
+    @property
+    def process(self) -> ProcessDefinition:
+        """The process the worker runs."""
+        return self.runtime.process
+
+    @property
+    def store(self) -> Store:
+        """The store the worker's stages share."""
+        return self.runtime.store
 
 
 _installed: WorkerRuntime | None = None

@@ -21,6 +21,7 @@ from rpaml_pipeline.orchestration.engine import EngineSettings
 from rpaml_pipeline.orchestration.jobs import queue_name
 from rpaml_pipeline.orchestration.runtime import WorkerRuntime, install
 from rpaml_pipeline.orchestration.schedules import ScheduleEntry, missed_tick, schedule_entries
+from rpaml_pipeline.stranded import close_dead_runs
 
 Progress = Callable[[str], None]
 
@@ -99,6 +100,9 @@ def start_worker(runtime: WorkerRuntime, progress: Progress = lambda _: None) ->
     """Install ``runtime``, launch DBOS and set up queues and schedules."""
     engine = runtime.engine
     install(runtime)
+    # The runs of a worker killed on this host (any stage) are closed before new ones open.
+    for run_id in close_dead_runs(runtime.store, runtime.process.name):
+        progress(f"  closed run {run_id}: its owner died")
     entries = schedule_entries(runtime.process)
     launch(engine)
     started = WorkerStart(executor_id=engine.executor_id)
@@ -121,7 +125,7 @@ def stop_worker(runtime: WorkerRuntime) -> None:
     """Shut DBOS down and release the runtime."""
     DBOS.destroy(destroy_registry=False)
     install(None)
-    runtime.store.close()
+    runtime.runtime.close()
 
 
 def run_worker(

@@ -16,7 +16,7 @@ from dbos import DBOS
 from rpaml_pipeline.orchestration.errors import OrchestrationError
 from rpaml_pipeline.orchestration.jobs import job_stages
 from rpaml_pipeline.orchestration.runtime import current
-from rpaml_pipeline.orchestration.steps import run_stage
+from rpaml_pipeline.orchestration.steps import run_stage_step
 
 #: A workflow restarted this many times after crashes is left in
 #: MAX_RECOVERY_ATTEMPTS_EXCEEDED for a person (DBOS's dead-letter state).
@@ -34,7 +34,7 @@ def _run_stages(process_name: str, job: str) -> dict[str, Any]:
         )
     results: dict[str, Any] = {}
     for stage in job_stages(runtime.process, job):
-        results[stage] = run_stage(stage)
+        results[stage] = run_stage_step(stage)
     return {"process": process_name, "job": job, "stages": results}
 
 

@@ -22,26 +22,15 @@ that ended valid when the run completes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rpaml_pipeline.lineage.openlineage import (
-    PRODUCER,
-    RPAML_FACET_SCHEMA,
-    Dataset,
-    OpenLineageEmitter,
-    rpaml_run_facet,
-    schema_facet,
-)
 from rpaml_pipeline.process.definition import ProcessDefinition
 from rpaml_pipeline.process.loader import process_hash
 from rpaml_pipeline.processing.batch import BatchWork, process_batch
 from rpaml_pipeline.processing.steps import PipelineSteps
 from rpaml_pipeline.quality.drift import DriftFinding, alerts, merge_profiles
 from rpaml_pipeline.store.store import Store
-
-STAGE = "process"
 
 
 @dataclass(frozen=True)
@@ -62,6 +51,8 @@ class ProcessSummary:
     """The most frequent quarantine reasons (``field: what is wrong``) and their counts."""
     drift_alerts: list[dict[str, Any]] = field(default_factory=list)
     """Contract drift found in this run, one alert per source, field and kind."""
+    robot_runs: list[str] = field(default_factory=list)
+    """The runs that collected the records processed."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (for ``Store.finish_run`` summaries and reports)."""
@@ -85,7 +76,6 @@ def process_collected(
     chunk_size: int = 50_000,
     owner: str | None = None,
     lease_seconds: float = 900,
-    emitter: OpenLineageEmitter | None = None,
     top: int = 5,
 ) -> ProcessSummary:
     """Process every claimable collected record of ``process``, batch by batch.
@@ -93,12 +83,10 @@ def process_collected(
     Each record ends ``validated`` (cleaned data and features stored), ``labeled``
     (history rows with a known outcome) or ``quarantined`` (reason naming every failing
     field). A raw batch larger than ``chunk_size`` records is processed in slices of that
-    size. Several runs may work on the same store: batches are leased. With an
-    ``emitter``, OpenLineage START and COMPLETE/FAIL events are written for the job
-    ``<process>.process``.
+    size. Several runs may work on the same store: batches are leased. The stage runner
+    (:mod:`rpaml_pipeline.stages`) owns the run and its lineage events.
     """
     owner = owner or f"pipeline:{run_id}"
-    job = f"{process.name}.{STAGE}"
     config_hash = process_hash(process)
     drift = process.quality.drift if process.quality is not None else None
     baseline = store.source_profiles(process.name) if drift is not None else {}
@@ -121,10 +109,7 @@ def process_collected(
         baseline=baseline,
         chunk_size=chunk_size,
     )
-    inputs = [_dataset(store, process, "collected", "raw")]
     robot_runs: set[str] = set()
-    if emitter is not None:
-        emitter.start(run_id, job, inputs=inputs, run_facets=_facets(process, config_hash, []))
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     findings: list[tuple[str, DriftFinding]] = []
@@ -145,11 +130,6 @@ def process_collected(
             robot_runs.add(claimed[0].run_id)
             for source, profile in done.profiles.items():
                 profiled[source] = merge_profiles(profiled.get(source), profile)
-    except Exception as exc:
-        if emitter is not None:
-            facets = _facets(process, config_hash, sorted(robot_runs))
-            emitter.fail(run_id, job, exc, inputs=inputs, run_facets=facets)
-        raise
     finally:
         for batch_id in held:
             store.batches.release(batch_id, owner)
@@ -164,7 +144,7 @@ def process_collected(
             run_id=run_id,
         )
         store.annotate_run(run_id, {"drift_alerts": drift_alerts})
-    summary = ProcessSummary(
+    return ProcessSummary(
         run_id=run_id,
         process=process.name,
         processed=counts["validated"] + counts["labeled"] + counts["quarantined"],
@@ -175,52 +155,5 @@ def process_collected(
         waiting=counts["waiting"],
         top_reasons=reasons.most_common(top),
         drift_alerts=drift_alerts,
+        robot_runs=sorted(robot_runs),
     )
-    if emitter is not None:
-        facets = _facets(process, config_hash, sorted(robot_runs))
-        if drift is not None:
-            facets["rpamlDrift"] = {
-                "_producer": PRODUCER,
-                "_schemaURL": RPAML_FACET_SCHEMA.replace("RpamlRunFacet", "RpamlDriftRunFacet"),
-                "alerts": drift_alerts,
-            }
-        outputs = [
-            _dataset(store, process, state, "typed", count)
-            for state, count in (
-                ("validated", summary.validated),
-                ("labeled", summary.labeled),
-                ("quarantined", summary.quarantined),
-            )
-        ]
-        emitter.complete(run_id, job, inputs=inputs, outputs=outputs, run_facets=facets)
-    return summary
-
-
-def _dataset(
-    store: Store, process: ProcessDefinition, state: str, kind: str, count: int | None = None
-) -> Dataset:
-    fields: Mapping[str, str] = (
-        dict.fromkeys(process.contract.fields, "raw")
-        if kind == "raw"
-        else {name: spec.type for name, spec in process.contract.fields.items()}
-    )
-    return Dataset(
-        store.url,
-        f"{process.name}.records.{state}",
-        row_count=count,
-        facets={"schema": schema_facet(dict(fields))},
-    )
-
-
-def _facets(
-    process: ProcessDefinition, config_hash: str, robot_runs: Sequence[str]
-) -> dict[str, Any]:
-    # Processing runs before scoring: the model is named, its version is chosen later.
-    return {
-        "rpaml": rpaml_run_facet(
-            process=process.name,
-            process_file_hash=config_hash,
-            robot_runs=list(robot_runs),
-            model_name=process.model.name,
-        )
-    }

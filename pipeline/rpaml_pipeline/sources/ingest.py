@@ -1,4 +1,4 @@
-"""Run the sources a process file declares: each source is one ``ingest`` run in the store.
+"""Read the sources a process file declares: each source is one ``ingest`` stage run.
 
 Records get the same lineage fields as robot records: ``source`` is ``<kind>:<name>``
 (``inbox:claims_inbox``), ``source_location`` the file and row, URL and position, or
@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rpaml_pipeline.errors import MissingVariableError, SourceError
-from rpaml_pipeline.lineage.openlineage import Dataset, OpenLineageEmitter, rpaml_run_facet
-from rpaml_pipeline.process import ProcessDefinition, process_hash
+from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.process.definition import HttpSource, InboxSource, SourceSpec, SqlSource
 from rpaml_pipeline.process.placeholders import expand, shown
 from rpaml_pipeline.sources.inbox import FileOutcome, take_inbox
@@ -66,19 +65,8 @@ def source_location(spec: SourceSpec, data_dir: Path) -> str:
     return shown(spec.url, data_dir=data_dir, mask=masked)
 
 
-def ingest_sources(
-    store: Store,
-    process: ProcessDefinition,
-    *,
-    data_dir: Path,
-    names: Sequence[str] = (),
-    emitter: OpenLineageEmitter | None = None,
-    variables: Mapping[str, str] | None = None,
-) -> list[SourceReport]:
-    """Run the declared sources (only ``names`` when given), each as its own run.
-
-    ``variables`` are what ``${NAME}`` in a source's URL or headers stands for
-    (:meth:`RpamlSettings.variables`; see :mod:`rpaml_pipeline.process.placeholders`)."""
+def declared_sources(process: ProcessDefinition, names: Sequence[str] = ()) -> list[SourceSpec]:
+    """The sources ``names`` (every declared one when empty), refusing unknown names."""
     declared = {spec.name: spec for spec in process.sources}
     if len(declared) != len(process.sources):
         raise SourceError(f"process {process.name}: two sources share a name; names must differ")
@@ -88,50 +76,30 @@ def ingest_sources(
         raise SourceError(
             f"process {process.name} declares no source {', '.join(unknown)} (declared: {known})"
         )
-    chosen = [declared[name] for name in names] if names else list(declared.values())
-    found = dict(variables or {})
-    return [_run_source(store, process, spec, data_dir, found, emitter) for spec in chosen]
+    return [declared[name] for name in names] if names else list(declared.values())
 
 
-def _run_source(
+def ingest_source(
     store: Store,
     process: ProcessDefinition,
     spec: SourceSpec,
+    run_id: str,
+    *,
     data_dir: Path,
-    variables: Mapping[str, str],
-    emitter: OpenLineageEmitter | None,
+    variables: Mapping[str, str] | None = None,
 ) -> SourceReport:
-    location = source_location(spec, data_dir)
-    config = process_hash(process)
-    run_id = store.start_run(
-        process.name,
-        "ingest",
-        config_hash=config,
-        details={"source": spec.name, "kind": spec.kind, "location": location},
-    )
+    """Read source ``spec`` into the store in ingest run ``run_id``.
+
+    ``variables`` are what ``${NAME}`` in the source's URL or headers stands for
+    (:meth:`RpamlSettings.variables`; see :mod:`rpaml_pipeline.process.placeholders`). A
+    source that cannot be read (an endpoint down, a query error, a missing variable) is
+    reported ``failed`` with why; anything else raises.
+    """
     report = SourceReport(spec.name, spec.kind, run_id)
-    job = f"{process.name}.ingest.{spec.name}"
-    inputs = [Dataset(namespace=f"{spec.kind}:{spec.name}", name=location)]
-    store_dataset = Dataset(namespace=masked(store.url), name=f"{process.name}.records")
-    facets = {"rpaml": rpaml_run_facet(process=process.name, process_file_hash=config)}
-    if emitter is not None:
-        emitter.start(run_id, job, inputs=inputs, run_facets=facets)
     try:
-        _read_into(store, process, spec, data_dir, variables, report)
-    except Exception as error:
+        _read_into(store, process, spec, data_dir, dict(variables or {}), report)
+    except (SourceError, MissingVariableError) as error:
         report.status, report.error = "failed", str(error)
-        store.finish_run(run_id, "failed", report.as_dict())
-        if emitter is not None:
-            emitter.fail(run_id, job, error, inputs=inputs, run_facets=facets)
-        if not isinstance(error, SourceError | MissingVariableError):
-            raise
-        return report
-    store.finish_run(run_id, "succeeded", report.as_dict())
-    if emitter is not None:
-        staged = Dataset(
-            store_dataset.namespace, store_dataset.name, row_count=report.new + report.revised
-        )
-        emitter.complete(run_id, job, inputs=inputs, outputs=[staged], run_facets=facets)
     return report
 
 

@@ -85,10 +85,18 @@ def requeue_stranded(store: Store, process: str, run_id: str | None = None) -> S
             if record.lease_owner and _is_stranded(record, now) is not None:
                 store.release(record.record_id, record.lease_owner)
                 released.append(record.record_id)
-    runs_closed: list[str] = []
+    return StrandedReport(
+        requeued=requeued, released=released, runs_closed=close_dead_runs(store, process)
+    )
+
+
+def close_dead_runs(store: Store, process: str) -> list[str]:
+    """Close as failed the runs still ``running`` whose owner (on this host) is gone;
+    return their ids. Every stage run names its owner, whoever started it."""
+    closed: list[str] = []
     for run in store.list_runs(process, limit=200):
         owner = run.details.get("owner") if run.details else None
         if run.status == "running" and owner and owner_is_gone(str(owner)):
             store.finish_run(run.run_id, "failed", {"error": f"{owner} died before the run ended"})
-            runs_closed.append(run.run_id)
-    return StrandedReport(requeued=requeued, released=released, runs_closed=runs_closed)
+            closed.append(run.run_id)
+    return closed

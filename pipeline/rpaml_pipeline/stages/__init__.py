@@ -1,0 +1,35 @@
+"""The loop's stages, run the same way by every entry point (:func:`run_stage`).
+
+=============  ===================================================================
+``history``    the history robot downloads the closed claims (robot stage)
+``collect``    the collect robot stages new claims from the portal (robot stage)
+``enrich``     the enrichment robot looks records up in the desktop app (robot stage)
+``ingest``     records from a declared source (inbox, SQL, HTTP)
+``process``    clean, validate, label, transform (:mod:`rpaml_pipeline.processing`)
+``score``      the scoring service decides every validated record
+``act``        the act robot applies the decisions in the portal (robot stage)
+``train``      a model from the labeled records
+``deliver``    processed records, scores and decisions to the delivery targets
+=============  ===================================================================
+"""
+
+from rpaml_pipeline.stages.data import DeliverStage, IngestStage, ScoreStage
+from rpaml_pipeline.stages.processing import ProcessStage
+from rpaml_pipeline.stages.robot import RobotStage, robot_figures, robot_name
+from rpaml_pipeline.stages.runner import Stage, StageOutcome, StageResult, run_stage
+from rpaml_pipeline.stages.training import TrainStage
+
+__all__ = [
+    "DeliverStage",
+    "IngestStage",
+    "ProcessStage",
+    "RobotStage",
+    "ScoreStage",
+    "Stage",
+    "StageOutcome",
+    "StageResult",
+    "TrainStage",
+    "robot_figures",
+    "robot_name",
+    "run_stage",
+]
