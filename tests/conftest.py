@@ -8,3 +8,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).with_name("support")))
+
+# Tags every process the tests start and fails the session if any is left running.
+from process_sweep import pytest_sessionfinish, pytest_testnodedown  # noqa: E402, F401

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from RPA.Browser.Selenium import Selenium
 
+from rpaml_pipeline.helper_ledger import ledger_from_environment
+from rpaml_pipeline.host_processes import ProcessIdentity, children_of
 from rpaml_robots.errors import ApplicationError, BusinessError, PageLayoutError
 from rpaml_robots.http_probe import ProbeResult, probe
 from rpaml_robots.page_scripts import PAGE_STATE
@@ -69,6 +71,7 @@ class ChromiumBrowser:
         self.selenium = Selenium(auto_close=False)
         self.download_dir: Path | None = None
         self._profile_dir: Path | None = None
+        self._helpers: list[ProcessIdentity] = []
 
     def has_browser(self) -> bool:
         try:
@@ -108,9 +111,25 @@ class ChromiumBrowser:
                 f"Chromium could not be started (is Debian's chromium and chromedriver "
                 f"installed?): {error}"
             ) from error
+        self._record_helpers()
         self.selenium.set_selenium_timeout(self.timeout)
         self.driver.set_page_load_timeout(max(30.0, self.timeout))
         self.allow_downloads(download_dir)
+
+    def _record_helpers(self) -> None:
+        """Write chromedriver and Chromium into the host's helper ledger.
+
+        chromedriver starts Chromium in a process group of its own, so neither this
+        robot's exit nor a SIGKILL to its process group stops the browser; the ledger
+        lets the next worker or robot run on this host reap it if this process dies.
+        """
+        process = getattr(getattr(self.driver, "service", None), "process", None)
+        if process is None:  # a remote WebDriver: nothing runs on this host
+            return
+        ledger = ledger_from_environment()
+        recorded = [ledger.record("chromedriver", process.pid)]
+        recorded += [ledger.record("chromium", child.pid) for child in children_of(process.pid)]
+        self._helpers += [helper for helper in recorded if helper is not None]
 
     def allow_downloads(self, directory: Path) -> None:
         """Send downloads to ``directory`` (headless Chromium ignores prefs alone)."""
@@ -127,6 +146,9 @@ class ChromiumBrowser:
             self.selenium.close_all_browsers()
         finally:
             self._remove_profile()
+            # A browser that did not quit stays in the ledger, to be reaped after us.
+            ledger = ledger_from_environment()
+            self._helpers = [helper for helper in self._helpers if not ledger.release(helper)]
 
     def _remove_profile(self) -> None:
         if self._profile_dir is not None:

@@ -18,6 +18,8 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
+from rpaml_pipeline.helper_ledger import ledger_from_environment
+from rpaml_pipeline.host_processes import ProcessIdentity
 from rpaml_robots.errors import ApplicationError, BusinessError, ConfigurationError
 from rpaml_robots.policy_records import (
     CopiedRecord,
@@ -80,6 +82,7 @@ class PolicyDesktop:
         self.start_timeout = float(start_timeout)
         self._display: VirtualDisplay | None = None
         self._app: subprocess.Popen[bytes] | None = None
+        self._app_recorded: ProcessIdentity | None = None
         self._desktop: Any = None
         self._window_id = ""
         self._workdir: Path | None = None
@@ -130,6 +133,8 @@ class PolicyDesktop:
             stdout=subprocess.DEVNULL,
             stderr=(self._workdir / "app.log").open("wb"),
         )
+        # Written down so that a worker or robot run reaps it if this robot is killed.
+        self._app_recorded = ledger_from_environment().record("desktop application", self._app.pid)
         deadline = time.monotonic() + self.start_timeout
         while not ready.exists():
             if self._app.poll() is not None:
@@ -165,6 +170,9 @@ class PolicyDesktop:
             except subprocess.TimeoutExpired:
                 app.kill()
                 app.wait(5)
+        if self._app_recorded is not None:
+            ledger_from_environment().release(self._app_recorded)
+            self._app_recorded = None
         # Drop the X connections (pynput's) before their server goes away.
         self._desktop = None
         gc.collect()

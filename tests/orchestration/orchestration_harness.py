@@ -21,6 +21,7 @@ import yaml
 
 from fresh_postgres import fresh_database
 from rpaml_pipeline.child_processes import ManagedProcess
+from rpaml_pipeline.helper_ledger import reap_leftovers
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.runner import process_collected
@@ -246,6 +247,8 @@ def make_workers(
     yield make
     for workers in created:
         workers.stop_all()
+    # The browsers of the workers a test killed escaped their process groups.
+    reap_leftovers(data_dir)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

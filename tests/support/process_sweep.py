@@ -1,0 +1,124 @@
+"""The test session ends with no process of its own alive, or fails naming them.
+
+Every process a test starts inherits two variables set here when pytest starts:
+``RPAML_TEST_SESSION`` (the session's id, appended to those of an enclosing session) and
+``RPAML_TEST_RUNNER`` (the PID of the pytest process, controller or xdist worker, that
+runs the test, appended likewise). The kernel keeps a process's start-up environment in
+``/proc/<pid>/environ``, so a process is found whatever it did since: moved to a session
+or process group of its own (Chromium, crashpad), or orphaned by a killed parent.
+Chromium's children write their titles over that memory; they are found as descendants
+of a tagged process instead.
+
+At the end of the session (after every fixture is torn down) each xdist worker stops the
+processes its own tests left and reports them; the controller then stops whatever is
+still tagged with the session, adds the workers' reports, and fails the session naming
+every survivor. Processes are stopped by PID and start time only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from rpaml_pipeline.host_processes import (
+    ProcessIdentity,
+    all_processes,
+    command_line,
+    descendants,
+    environment_of,
+    process_info,
+    stop_processes,
+)
+
+SESSION_KEY = "RPAML_TEST_SESSION"
+RUNNER_KEY = "RPAML_TEST_RUNNER"
+_REPORT_KEY = "rpaml_survivors"
+_reported: list[str] = []
+
+
+def _append(key: str, value: str) -> None:
+    earlier = os.environ.get(key, "")
+    os.environ[key] = f"{earlier}:{value}" if earlier else value
+
+
+def tag_this_runner() -> str:
+    """Tag what this pytest process starts; return the session id it belongs to.
+
+    An xdist worker keeps the session its controller started (inherited) and names
+    itself as the runner; any other pytest process starts a session of its own.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        _append(SESSION_KEY, uuid.uuid4().hex)
+    _append(RUNNER_KEY, str(os.getpid()))
+    return os.environ[SESSION_KEY].rsplit(":", 1)[-1]
+
+
+SESSION_ID = tag_this_runner()
+
+
+def _tagged(*, runner: int | None) -> list[ProcessIdentity]:
+    """Running processes of this session (started under ``runner`` when given), and
+    what they started, less this process."""
+    me = os.getpid()
+    tagged = []
+    for info in all_processes():
+        if info.pid == me or not info.running:
+            continue
+        env = environment_of(info.pid)
+        if SESSION_ID not in env.get(SESSION_KEY, "").split(":"):
+            continue
+        if runner is not None and str(runner) not in env.get(RUNNER_KEY, "").split(":"):
+            continue
+        tagged.append(info.identity)
+    found = dict.fromkeys([*tagged, *descendants(tagged)])
+    return [identity for identity in found if identity.pid != me]
+
+
+def _describe(identity: ProcessIdentity) -> str:
+    info = process_info(identity.pid)
+    name = info.name if info is not None else "?"
+    return f"PID {identity.pid} {name}: {command_line(identity.pid)[:160]}"
+
+
+def sweep(*, runner: int | None) -> list[str]:
+    """Stop this session's surviving processes; return a line naming each."""
+    survivors = _tagged(runner=runner)
+    named = [_describe(identity) for identity in survivors]
+    stop_processes(survivors, grace=5.0)
+    return named
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Controller: keep what a finished xdist worker reported."""
+    worker = getattr(node, "workeroutput", {}) or {}
+    gateway = getattr(getattr(node, "gateway", None), "id", "?")
+    _reported.extend(f"{line} (on worker {gateway})" for line in worker.get(_REPORT_KEY, []))
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    # Innermost wrapper: fixtures are torn down (and xdist's workers gone) when it resumes,
+    # and on a worker it resumes before xdist sends the worker's output to the controller.
+    yield
+    config = session.config
+    if hasattr(config, "workerinput"):
+        config.workeroutput[_REPORT_KEY] = sweep(runner=os.getpid())  # type: ignore[attr-defined]
+        return
+    survivors = [*_reported, *sweep(runner=None)]
+    if not survivors:
+        return
+    message = "\n".join(
+        ["tests left these processes running (now stopped):", *(f"  {s}" for s in survivors)]
+    )
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
