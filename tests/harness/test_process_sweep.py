@@ -18,7 +18,7 @@ SUPPORT = Path(__file__).resolve().parents[1] / "support"
 INNER_CONFTEST = f"""
 import sys
 sys.path.insert(0, {str(SUPPORT)!r})
-from process_sweep import pytest_sessionfinish, pytest_testnodedown
+from process_sweep import pytest_runtest_logstart, pytest_sessionfinish, pytest_testnodedown
 """
 
 INNER_TESTS = """
@@ -63,7 +63,7 @@ def test_a_process_left_running_is_stopped_named_and_fails_the_session(
     assert code == pytest.ExitCode.TESTS_FAILED, output
     assert "2 passed" in output
     assert "tests left these processes running (now stopped):" in output
-    assert f"PID {leaked.pid} python" in output
+    assert f"PID {leaked.pid} python, started during test_inner.py::test_leaves_a" in output
     assert "time.sleep(600)" in output
     if options:
         assert "(on worker gw0)" in output

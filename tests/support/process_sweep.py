@@ -17,8 +17,10 @@ every survivor. Processes are stopped by PID and start time only.
 
 from __future__ import annotations
 
+import bisect
 import os
 import sys
+import time
 import uuid
 from collections.abc import Generator
 from typing import Any
@@ -39,6 +41,14 @@ SESSION_KEY = "RPAML_TEST_SESSION"
 RUNNER_KEY = "RPAML_TEST_RUNNER"
 _REPORT_KEY = "rpaml_survivors"
 _reported: list[str] = []
+# When each test of this runner started, in the clock /proc's start times count in
+# (clock ticks since boot): a survivor is named with the test it was started under.
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+_test_starts: list[tuple[int, str]] = []
+
+
+def _ticks_now() -> int:
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * _TICKS_PER_SECOND)
 
 
 def _append(key: str, value: str) -> None:
@@ -79,10 +89,27 @@ def _tagged(*, runner: int | None) -> list[ProcessIdentity]:
     return [identity for identity in found if identity.pid != me]
 
 
+def _started_under(identity: ProcessIdentity) -> str:
+    """The test of this runner during which ``identity`` started ('' if none). Start
+    times count in 1/100 s: a test that began in the same tick is named too."""
+    ticks = identity.start_ticks
+    starts = [start for start, _ in _test_starts]
+    before = bisect.bisect_left(starts, ticks)
+    tied = bisect.bisect_right(starts, ticks)
+    names = [name for _, name in _test_starts[max(0, before - 1) : tied]]
+    return f", started during {' or '.join(names)}" if names else ""
+
+
 def _describe(identity: ProcessIdentity) -> str:
     info = process_info(identity.pid)
     name = info.name if info is not None else "?"
-    return f"PID {identity.pid} {name}: {command_line(identity.pid)[:160]}"
+    command = command_line(identity.pid)[:160]
+    return f"PID {identity.pid} {name}{_started_under(identity)}: {command}"
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    """Note when each test starts (its set-up included)."""
+    _test_starts.append((_ticks_now(), nodeid))
 
 
 def sweep(*, runner: int | None) -> list[str]:
