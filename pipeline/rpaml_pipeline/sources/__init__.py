@@ -6,9 +6,10 @@ as robot records, through :meth:`rpaml_pipeline.store.Store.ingest`; run them wi
 :func:`ingest_sources` (``rpaml ingest``).
 """
 
+from rpaml_pipeline.incoming_rows import snake_case
 from rpaml_pipeline.sources.inbox import FileOutcome, inbox_files, take_inbox
 from rpaml_pipeline.sources.ingest import SourceReport, ingest_sources
-from rpaml_pipeline.sources.rows import SourceRow, snake_case
+from rpaml_pipeline.sources.rows import SourceRow
 
 __all__ = [
     "FileOutcome",
