@@ -8,8 +8,13 @@ written down when it starts, in ``<data dir>/run/helpers/<host>/``, one file per
 holding its identity (PID and start time, see :mod:`rpaml_pipeline.host_processes`) and
 its owner's (the process that started it). A worker starting, and every robot run
 starting, reaps the helpers whose owner is gone: each one still the same process is
-stopped (SIGTERM, then SIGKILL) with whatever runs under it, and its entry removed.
-A helper whose owner still runs is never touched, whoever reaps.
+stopped (SIGTERM, then SIGKILL) with whatever runs under it or in the process group it
+leads, and its entry removed. A helper whose owner still runs is never touched.
+
+A robot killed while Chromium starts has no entry for it yet. Helpers are therefore also
+started with their owner's identity in their environment (``RPAML_HELPER_OWNER``), which
+the kernel keeps in ``/proc/<pid>/environ`` whatever the process does later; reaping
+stops the running processes that name a dead owner there too.
 """
 
 from __future__ import annotations
@@ -20,22 +25,48 @@ import logging
 import os
 import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from rpaml_pipeline.host_processes import (
     ProcessIdentity,
+    all_processes,
     boot_id,
     command_line,
-    descendants,
+    environment_of,
+    have_proc,
     identity_of,
     is_running,
-    stop_processes,
+    stop_process_trees,
     this_process,
 )
 
 LOGGER = logging.getLogger(__name__)
+
+#: The environment variable naming a helper's owner (``<pid>@<start ticks>``).
+OWNER_KEY = "RPAML_HELPER_OWNER"
+
+
+def helper_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment to start a helper with: ``base`` (default: this process's), with
+    this process named as the helper's owner."""
+    return {**(os.environ if base is None else base), OWNER_KEY: this_process().as_text()}
+
+
+@contextlib.contextmanager
+def owning_helpers() -> Iterator[None]:
+    """Within the block, what this process starts with its own environment (Selenium
+    starts chromedriver so, and chromedriver Chromium) names this process as its owner."""
+    before = os.environ.get(OWNER_KEY)
+    os.environ[OWNER_KEY] = this_process().as_text()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OWNER_KEY, None)
+        else:
+            os.environ[OWNER_KEY] = before
 
 
 def helper_ledger_dir(data_dir: Path | str | None) -> Path:
@@ -152,29 +183,50 @@ class HelperLedger:
         return found
 
     def reap(self, *, grace: float = 5.0) -> list[HelperEntry]:
-        """Stop every helper whose owner is gone and remove its entry; return those
-        that were stopped. Entries of another boot, of helpers that already ended, and
-        unreadable ones are removed without stopping anything."""
-        doomed: list[tuple[HelperEntry, Path]] = []
+        """Stop every helper whose owner is gone, written down or named so in its
+        environment, and remove its entry; return those that were stopped. Entries of
+        another boot, of helpers that already ended, and unreadable ones are removed
+        without stopping anything."""
+        if not have_proc():  # no robot has run here: they need Linux
+            return []
+        doomed: list[tuple[HelperEntry, Path | None]] = []
         this_boot = boot_id()
         for entry, path in self._entries():
             if entry is None or entry.boot != this_boot or not is_running(entry.helper):
                 path.unlink(missing_ok=True)
             elif not is_running(entry.owner):
                 doomed.append((entry, path))
+        known = {entry.helper for entry, _ in doomed}
+        doomed += [(entry, None) for entry in unrecorded_helpers(known)]
         if not doomed:
             return []
-        helpers = [entry.helper for entry, _ in doomed]
-        # What the helpers started (Chromium's zygotes and renderers) goes with them.
-        stopped = set(stop_processes([*helpers, *descendants(helpers)], grace=grace))
+        stopped = set(stop_process_trees([entry.helper for entry, _ in doomed], grace=grace))
         reaped = []
-        for entry, path in doomed:
-            if entry.helper in stopped:
-                reaped.append(entry)
-                LOGGER.info("Reaped %s", entry.describe())
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        for helper, written in doomed:
+            if helper.helper in stopped:
+                reaped.append(helper)
+                LOGGER.info("Reaped %s", helper.describe())
+            if written is not None:
+                written.unlink(missing_ok=True)
         return reaped
+
+
+def unrecorded_helpers(recorded: set[ProcessIdentity]) -> list[HelperEntry]:
+    """The running processes of this host, not in ``recorded``, whose environment names
+    an owner that is gone: helpers whose robot died before it could write them down."""
+    found = []
+    for info in all_processes():
+        text = environment_of(info.pid).get(OWNER_KEY) if info.running else None
+        if not text or info.identity in recorded:
+            continue
+        try:
+            owner = ProcessIdentity.from_text(text)
+        except ValueError:
+            continue
+        if not is_running(owner):
+            command = command_line(info.pid)[:300]
+            found.append(HelperEntry(info.name, info.identity, owner, boot_id(), command))
+    return found
 
 
 def reap_leftovers(data_dir: Path | str | None) -> list[HelperEntry]:

@@ -23,6 +23,11 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+def have_proc() -> bool:
+    """Whether this host shows its processes in ``/proc`` (Linux; robots need it anyway)."""
+    return (PROC / "self" / "stat").exists()
+
+
 @cache
 def boot_id() -> str:
     """This boot's id: start times count from boot, so they only compare within one."""
@@ -180,6 +185,36 @@ def stop_processes(
         for fd in handles.values():
             os.close(fd)
     return list(handles)
+
+
+def stop_process_trees(
+    roots: Iterable[ProcessIdentity], *, grace: float = 5.0
+) -> list[ProcessIdentity]:
+    """Stop each root that is still the process named, what it started, and the members
+    of a process group it leads; return the roots that were signalled.
+
+    Chromium is such a leader (chromedriver gives it a group of its own) and its children
+    can outlive it: a utility process it forks while it shuts down, or one orphaned
+    before, is no descendant any more but still a member of its group. Members that
+    appear while the group is being stopped are stopped in a further round.
+    """
+    live = [root for root in roots if is_running(root)]
+    groups = {
+        root.pid for root in live if (info := process_info(root.pid)) and info.pgid == root.pid
+    }
+    signalled = set(stop_processes([*live, *descendants(live), *_members(groups)], grace=grace))
+    for _ in range(3):
+        late = _members(groups)
+        if not late:
+            break
+        stop_processes(late, grace=grace)
+    return [root for root in live if root in signalled]
+
+
+def _members(groups: set[int]) -> list[ProcessIdentity]:
+    if not groups:
+        return []
+    return [info.identity for info in all_processes() if info.pgid in groups and info.running]
 
 
 def _open_if_same(identity: ProcessIdentity) -> int | None:

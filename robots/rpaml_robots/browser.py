@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from RPA.Browser.Selenium import Selenium
+from tenacity import Retrying
 
-from rpaml_pipeline.helper_ledger import ledger_from_environment
+from rpaml_pipeline.helper_ledger import ledger_from_environment, owning_helpers
 from rpaml_pipeline.host_processes import ProcessIdentity, children_of
 from rpaml_robots.errors import ApplicationError, BusinessError, PageLayoutError
 from rpaml_robots.http_probe import ProbeResult, probe
@@ -110,12 +111,15 @@ class ChromiumBrowser:
             "arguments": [*CHROMIUM_ARGUMENTS, f"--user-data-dir={self._profile_dir}"],
         }
         try:
-            self.selenium.open_available_browser(
-                headless=True,
-                browser_selection="Chrome",
-                download=False,
-                options=options,
-            )
+            # chromedriver and Chromium name this process their owner from their start:
+            # a robot killed before _record_helpers still has them reaped.
+            with owning_helpers():
+                self.selenium.open_available_browser(
+                    headless=True,
+                    browser_selection="Chrome",
+                    download=False,
+                    options=options,
+                )
         except Exception as error:
             self._remove_profile()
             raise ApplicationError(
@@ -208,11 +212,8 @@ class ChromiumBrowser:
         anything else raises ``ApplicationError`` naming the page, the URL and the last
         reason. A screenshot of the page goes into the log on every failure.
         """
-        retrying = doubling_retries(
-            self.page_attempts,
-            self.retry_delay,
-            retry_on=lambda error: isinstance(error, PageNotReadyError),
-            on_failure=lambda attempt, error: LOGGER.info(
+        retrying = self.page_retries(
+            lambda attempt, error: LOGGER.info(
                 "%s did not load (attempt %d): %s", what, attempt, error
             ),
             stop_early=lambda attempt, error: (
@@ -231,6 +232,23 @@ class ChromiumBrowser:
                 f"{what} did not load from {url} after {self.page_attempts} attempts: "
                 f"{failure.reason}"
             ) from None
+
+    def page_retries(
+        self,
+        on_failure: Callable[[int, BaseException], object],
+        *,
+        stop_early: Callable[[int, BaseException], bool] | None = None,
+    ) -> Retrying:
+        """The policy of every page a robot reads: ``page_attempts`` tries with a delay
+        doubling from ``retry_delay``, retrying a ``PageNotReadyError``; ``on_failure``
+        hears of each failed try (see :func:`rpaml_robots.retries.doubling_retries`)."""
+        return doubling_retries(
+            self.page_attempts,
+            self.retry_delay,
+            retry_on=lambda error: isinstance(error, PageNotReadyError),
+            on_failure=on_failure,
+            stop_early=stop_early,
+        )
 
     def _load_once(
         self,

@@ -18,7 +18,7 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
-from rpaml_pipeline.helper_ledger import ledger_from_environment
+from rpaml_pipeline.helper_ledger import helper_environment, ledger_from_environment
 from rpaml_pipeline.host_processes import ProcessIdentity
 from rpaml_robots.errors import ApplicationError, BusinessError, ConfigurationError
 from rpaml_robots.policy_records import (
@@ -131,6 +131,7 @@ class PolicyDesktop:
                 "--ready-file",
                 str(ready),
             ],
+            env=helper_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=(self._workdir / "app.log").open("wb"),

@@ -170,13 +170,10 @@ class ClaimsPortal:
         # A transient error page is retried like any page load; a refusal is not.
         browser = self._browser
         try:
-            doubling_retries(
-                browser.page_attempts,
-                browser.retry_delay,
-                retry_on=lambda error: isinstance(error, PageNotReadyError),
-                on_failure=lambda attempt, _: logger.info(
+            browser.page_retries(
+                lambda attempt, _: logger.info(
                     f"The portal failed while logging in (attempt {attempt}); retrying"
-                ),
+                )
             )(self._try_log_in, credentials)
         except PageNotReadyError:
             browser.screenshot()
@@ -391,13 +388,10 @@ class ClaimsPortal:
     def _fetch_claims_page(self, url: str) -> dict[str, Any]:
         browser = self._browser
         try:
-            page: dict[str, Any] = doubling_retries(
-                browser.page_attempts,
-                browser.retry_delay,
-                retry_on=lambda error: isinstance(error, PageNotReadyError),
-                on_failure=lambda attempt, error: logger.info(
+            page: dict[str, Any] = browser.page_retries(
+                lambda attempt, error: logger.info(
                     f"The claims list did not load (attempt {attempt}): {error}"
-                ),
+                )
             )(self._fetch_claims_page_once, url)
         except PageNotReadyError as failure:
             browser.screenshot()

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from rpaml_pipeline.helper_ledger import ledger_from_environment
+from rpaml_pipeline.helper_ledger import helper_environment, ledger_from_environment
 from rpaml_pipeline.host_processes import ProcessIdentity
 from rpaml_robots.errors import ApplicationError, ConfigurationError
 
@@ -54,6 +54,7 @@ class VirtualDisplay:
                     "tcp",
                 ],
                 pass_fds=(write_end,),
+                env=helper_environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

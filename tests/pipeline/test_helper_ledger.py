@@ -4,6 +4,7 @@ owner's never, and a PID that now names another process is never signalled."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from rpaml_pipeline.helper_ledger import HelperLedger, helper_ledger_dir, reap_leftovers
+from rpaml_pipeline.helper_ledger import (
+    OWNER_KEY,
+    HelperEntry,
+    HelperLedger,
+    helper_environment,
+    helper_ledger_dir,
+    reap_leftovers,
+    unrecorded_helpers,
+)
 from rpaml_pipeline.host_processes import (
     ProcessIdentity,
     descendants,
@@ -42,6 +51,22 @@ PARENT_OF_ONE = [
 ]
 
 
+# Leads its process group and leaves a child orphaned in it (the middle process exits).
+ORPHANING_LEADER = [
+    sys.executable,
+    "-c",
+    "import os, sys, time\n"
+    "middle = os.fork()\n"
+    "if middle == 0:\n"
+    "    if os.fork() == 0:\n"
+    "        print(os.getpid(), flush=True)\n"
+    "        time.sleep(600)\n"
+    "    os._exit(0)\n"
+    "os.waitpid(middle, 0)\n"
+    "time.sleep(600)",
+]
+
+
 @pytest.fixture
 def spawn() -> Iterator[list[subprocess.Popen[str]]]:
     """Start processes for a test; whatever still runs at its end is killed by PID."""
@@ -59,10 +84,22 @@ def _start(started: list[subprocess.Popen[str]], command: list[str]) -> subproce
     return popen
 
 
+def _ours(spawned: list[subprocess.Popen[str]], entries: list[HelperEntry]) -> list[HelperEntry]:
+    """The entries of this test's processes: reaping covers the whole host."""
+    pids = {popen.pid for popen in spawned}
+    return [entry for entry in entries if entry.helper.pid in pids]
+
+
 def _identity(popen: subprocess.Popen[str]) -> ProcessIdentity:
     identity = identity_of(popen.pid)
     assert identity is not None
     return identity
+
+
+def _rewrite_entry(ledger: HelperLedger, **changes: str) -> None:
+    """Change the one entry of ``ledger`` as another process or boot would have left it."""
+    (entry_file,) = ledger.directory.glob("*.json")
+    entry_file.write_text(json.dumps({**json.loads(entry_file.read_text()), **changes}))
 
 
 def test_identity_is_pid_and_start_time_from_proc_stat() -> None:
@@ -86,12 +123,12 @@ def test_helpers_of_a_dead_owner_are_stopped_and_of_a_live_owner_kept(
     assert recorded == _identity(helper)
     assert ledger.record("chromium", kept.pid) == _identity(kept)  # owned by this process
 
-    assert ledger.reap() == []  # both owners alive
+    assert _ours(spawn, ledger.reap()) == []  # both owners alive
     assert helper.poll() is None and kept.poll() is None
 
     owner.kill()
     owner.wait(timeout=10)
-    reaped = ledger.reap(grace=10)
+    reaped = _ours(spawn, ledger.reap(grace=10))
     assert [(entry.kind, entry.helper) for entry in reaped] == [("xvfb", recorded)]
     assert helper.wait(timeout=10) < 0  # ended by a signal
     assert kept.poll() is None
@@ -106,15 +143,12 @@ def test_a_recycled_pid_is_never_signalled(
     owner = _start(spawn, SLEEPER)
     stranger = _start(spawn, SLEEPER)
     ledger.record("chromium", stranger.pid, owner=_identity(owner))
-    # Rewrite the entry as if an earlier process had held the stranger's PID.
-    (entry_file,) = ledger.directory.glob("*.json")
-    data = json.loads(entry_file.read_text())
-    data["helper"] = f"{stranger.pid}@{_identity(stranger).start_ticks - 1}"
-    entry_file.write_text(json.dumps(data))
+    # As if an earlier process had held the stranger's PID.
+    _rewrite_entry(ledger, helper=f"{stranger.pid}@{_identity(stranger).start_ticks - 1}")
     owner.kill()
     owner.wait(timeout=10)
 
-    assert ledger.reap() == []
+    assert _ours(spawn, ledger.reap()) == []
     assert stranger.poll() is None
     assert ledger.entries() == []  # the entry named a process that is gone
 
@@ -135,7 +169,7 @@ def test_a_helper_deaf_to_sigterm_is_killed_with_what_it_started(
     owner.kill()
     owner.wait(timeout=10)
 
-    reaped = ledger.reap(grace=1.0)
+    reaped = _ours(spawn, ledger.reap(grace=1.0))
     assert {entry.helper.pid for entry in reaped} == {stubborn.pid, parent.pid}
     assert stubborn.wait(timeout=10) == -9  # SIGKILL after the grace period
     assert parent.wait(timeout=10) < 0
@@ -149,14 +183,12 @@ def test_entries_of_another_boot_or_unreadable_are_dropped_without_a_signal(
     owner = _start(spawn, SLEEPER)
     helper = _start(spawn, SLEEPER)
     ledger.record("chromedriver", helper.pid, owner=_identity(owner))
-    (entry_file,) = ledger.directory.glob("*.json")
-    data = json.loads(entry_file.read_text())
-    entry_file.write_text(json.dumps({**data, "boot": "an-earlier-boot"}))
+    _rewrite_entry(ledger, boot="an-earlier-boot")
     (ledger.directory / "1-1.json").write_text("{not json")
     owner.kill()
     owner.wait(timeout=10)
 
-    assert reap_leftovers(tmp_path) == []
+    assert _ours(spawn, reap_leftovers(tmp_path)) == []
     assert helper.poll() is None
     assert list(ledger.directory.glob("*.json")) == []
 
@@ -175,3 +207,50 @@ def test_release_drops_an_ended_helper_and_keeps_a_running_one(
     assert ledger.release(identity)
     assert ledger.entries() == []
     assert ledger.record("xvfb", helper.pid) is None  # gone: nothing to write down
+
+
+def test_a_helper_not_written_down_is_found_by_the_owner_in_its_environment(
+    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+) -> None:
+    # The robot was killed after starting Chromium, before writing it down.
+    ledger = HelperLedger(helper_ledger_dir(tmp_path))
+    owner = _start(spawn, SLEEPER)
+    owner_text = _identity(owner).as_text()
+    helper = subprocess.Popen(SLEEPER, env={**os.environ, OWNER_KEY: owner_text}, text=True)
+    living = subprocess.Popen(SLEEPER, env=helper_environment(), text=True)  # owned by us
+    spawn += [helper, living]
+    helper_identity = _identity(helper)
+
+    assert [entry.helper for entry in _ours(spawn, unrecorded_helpers(set()))] == []  # owners alive
+    owner.kill()
+    owner.wait(timeout=10)
+    reaped = _ours(spawn, ledger.reap(grace=10))
+    assert [(entry.helper, entry.owner.as_text()) for entry in reaped] == [
+        (helper_identity, owner_text)
+    ]
+    assert helper.wait(timeout=10) < 0
+    assert living.poll() is None
+
+
+def test_members_of_a_helpers_process_group_go_with_it(
+    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+) -> None:
+    # Chromium leads a process group; a child it left orphaned is no descendant any more.
+    ledger = HelperLedger(helper_ledger_dir(tmp_path))
+    owner = _start(spawn, SLEEPER)
+    leader = subprocess.Popen(ORPHANING_LEADER, stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    spawn.append(leader)
+    assert leader.stdout is not None
+    orphan = identity_of(int(leader.stdout.readline()))
+    assert orphan is not None
+    orphan_info = process_info(orphan.pid)
+    assert orphan_info is not None and orphan_info.pgid == leader.pid
+    assert orphan not in descendants([_identity(leader)])
+    ledger.record("chromium", leader.pid, owner=_identity(owner))
+    owner.kill()
+    owner.wait(timeout=10)
+
+    assert [entry.helper.pid for entry in _ours(spawn, ledger.reap(grace=10))] == [leader.pid]
+    assert leader.wait(timeout=10) < 0
+    assert not is_running(orphan)
