@@ -18,7 +18,9 @@ SUPPORT = Path(__file__).resolve().parents[1] / "support"
 INNER_CONFTEST = f"""
 import sys
 sys.path.insert(0, {str(SUPPORT)!r})
-from process_sweep import pytest_runtest_logstart, pytest_sessionfinish, pytest_testnodedown
+from process_sweep import (
+    pytest_configure, pytest_runtest_logstart, pytest_sessionfinish, pytest_testnodedown
+)
 """
 
 INNER_TESTS = """
@@ -48,7 +50,9 @@ def _inner_session(tmp_path: Path, *options: str, leak: bool) -> tuple[int, str,
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, *selection,
          str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "LEAK_FILE": str(leak_file)},
+        # As when this test runs on an xdist worker: the inner pytest inherits the
+        # worker's variables, PYTEST_XDIST_WORKER included, yet is a session of its own.
+        env={**os.environ, "PYTEST_XDIST_WORKER": "gw7", "LEAK_FILE": str(leak_file)},
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr, leak_file
 
@@ -57,7 +61,14 @@ def _inner_session(tmp_path: Path, *options: str, leak: bool) -> tuple[int, str,
 def test_a_process_left_running_is_stopped_named_and_fails_the_session(
     tmp_path: Path, options: tuple[str, ...]
 ) -> None:
-    code, output, leak_file = _inner_session(tmp_path, *options, leak=True)
+    # A process of this (outer) session that is still in use: the inner sweep must spare it.
+    outer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        code, output, leak_file = _inner_session(tmp_path, *options, leak=True)
+        assert outer.poll() is None, output
+    finally:
+        outer.kill()
+        outer.wait(timeout=10)
     leaked = ProcessIdentity.from_text(leak_file.read_text())
     assert not is_running(leaked)
     assert code == pytest.ExitCode.TESTS_FAILED, output

@@ -160,7 +160,9 @@ def portal(data_dir: Path, secrets: dict[str, str]) -> Iterator[Portal]:
 
 class Workers:
     """``rpaml worker`` processes, each in a session of its own so a test can kill the
-    whole "machine" (worker, robot, browser) with one SIGKILL to its process group."""
+    worker, its robot and chromedriver with one SIGKILL to its process group. Chromium
+    escapes it (chromedriver gives it a group of its own): the next worker on the host
+    reaps it, or the fixture's teardown does."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env

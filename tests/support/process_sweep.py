@@ -56,37 +56,55 @@ def _append(key: str, value: str) -> None:
     os.environ[key] = f"{earlier}:{value}" if earlier else value
 
 
-def tag_this_runner() -> str:
+def tag_this_runner(*, xdist_worker: bool) -> str:
     """Tag what this pytest process starts; return the session id it belongs to.
 
     An xdist worker keeps the session its controller started (inherited) and names
-    itself as the runner; any other pytest process starts a session of its own.
+    itself as the runner; any other pytest process, a pytest run by a test included,
+    starts a session of its own.
     """
-    if "PYTEST_XDIST_WORKER" not in os.environ:
+    if not xdist_worker:
         _append(SESSION_KEY, uuid.uuid4().hex)
     _append(RUNNER_KEY, str(os.getpid()))
     return os.environ[SESSION_KEY].rsplit(":", 1)[-1]
 
 
-SESSION_ID = tag_this_runner()
+_session = {"id": ""}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # Before xdist starts its workers (at session start), so they inherit the tags. A
+    # worker is known by its workerinput: PYTEST_XDIST_WORKER is also inherited by a
+    # pytest that a test of a worker runs, which must not take over the outer session.
+    _session["id"] = tag_this_runner(xdist_worker=hasattr(config, "workerinput"))
+
+
+def _ancestors() -> set[int]:
+    found, pid = set(), os.getpid()
+    while pid > 1 and (info := process_info(pid)) is not None:
+        found.add(pid)
+        pid = info.ppid
+    return found
 
 
 def _tagged(*, runner: int | None) -> list[ProcessIdentity]:
     """Running processes of this session (started under ``runner`` when given), and
     what they started, less this process."""
-    me = os.getpid()
+    session = _session["id"]
+    spared = _ancestors()  # this pytest and what runs it are never stopped
     tagged = []
     for info in all_processes():
-        if info.pid == me or not info.running:
+        if info.pid in spared or not info.running:
             continue
         env = environment_of(info.pid)
-        if SESSION_ID not in env.get(SESSION_KEY, "").split(":"):
+        if not session or session not in env.get(SESSION_KEY, "").split(":"):
             continue
         if runner is not None and str(runner) not in env.get(RUNNER_KEY, "").split(":"):
             continue
         tagged.append(info.identity)
     found = dict.fromkeys([*tagged, *descendants(tagged)])
-    return [identity for identity in found if identity.pid != me]
+    return [identity for identity in found if identity.pid not in spared]
 
 
 def _started_under(identity: ProcessIdentity) -> str:
