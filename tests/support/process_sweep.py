@@ -80,6 +80,16 @@ def pytest_configure(config: pytest.Config) -> None:
     _session["id"] = tag_this_runner(xdist_worker=hasattr(config, "workerinput"))
 
 
+def _interpreter_helper(ppid: int, pid: int) -> bool:
+    """multiprocessing's resource tracker or fork server of this very pytest process:
+    Python starts it for a test that spawns processes, and it ends when its interpreter
+    does (at the end of its pipe), after this hook."""
+    return ppid == os.getpid() and any(
+        f"from multiprocessing.{module} import main" in command_line(pid)
+        for module in ("resource_tracker", "forkserver")
+    )
+
+
 def _ancestors() -> set[int]:
     found, pid = set(), os.getpid()
     while pid > 1 and (info := process_info(pid)) is not None:
@@ -95,7 +105,7 @@ def _tagged(*, runner: int | None) -> list[ProcessIdentity]:
     spared = _ancestors()  # this pytest and what runs it are never stopped
     tagged = []
     for info in all_processes():
-        if info.pid in spared or not info.running:
+        if info.pid in spared or not info.running or _interpreter_helper(info.ppid, info.pid):
             continue
         env = environment_of(info.pid)
         if not session or session not in env.get(SESSION_KEY, "").split(":"):
