@@ -446,6 +446,13 @@ def test_every_service_comes_up_locally(
         result = wait_healthy(worker, check("worker"), 60)
         status = json.loads(result.stdout)
         assert {"records", "workflows", "queues", "runs"} <= set(status)
+        # The health check reads the database, which answers before the worker has set
+        # up its queues (or printed anything): wait for its log to say it has.
+        deadline = time.monotonic() + 60
+        while "queues " not in worker.log.read_text() and worker.alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert "queues " in worker.log.read_text(), worker.log.read_text()
         assert worker.alive()
     finally:
