@@ -78,6 +78,17 @@ def spawn() -> Iterator[list[subprocess.Popen[str]]]:
         popen.wait(timeout=10)
 
 
+@pytest.fixture
+def ledger(tmp_path: Path) -> HelperLedger:
+    return HelperLedger(helper_ledger_dir(tmp_path))
+
+
+def _die(popen: subprocess.Popen[str]) -> None:
+    """The owner dies, as a robot killed with its worker."""
+    popen.kill()
+    popen.wait(timeout=10)
+
+
 def _start(started: list[subprocess.Popen[str]], command: list[str]) -> subprocess.Popen[str]:
     popen = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     started.append(popen)
@@ -113,9 +124,8 @@ def test_identity_is_pid_and_start_time_from_proc_stat() -> None:
 
 
 def test_helpers_of_a_dead_owner_are_stopped_and_of_a_live_owner_kept(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     owner = _start(spawn, SLEEPER)
     helper = _start(spawn, SLEEPER)
     kept = _start(spawn, SLEEPER)
@@ -126,8 +136,7 @@ def test_helpers_of_a_dead_owner_are_stopped_and_of_a_live_owner_kept(
     assert _ours(spawn, ledger.reap()) == []  # both owners alive
     assert helper.poll() is None and kept.poll() is None
 
-    owner.kill()
-    owner.wait(timeout=10)
+    _die(owner)
     reaped = _ours(spawn, ledger.reap(grace=10))
     assert [(entry.kind, entry.helper) for entry in reaped] == [("xvfb", recorded)]
     assert helper.wait(timeout=10) < 0  # ended by a signal
@@ -137,16 +146,14 @@ def test_helpers_of_a_dead_owner_are_stopped_and_of_a_live_owner_kept(
 
 
 def test_a_recycled_pid_is_never_signalled(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     owner = _start(spawn, SLEEPER)
     stranger = _start(spawn, SLEEPER)
     ledger.record("chromium", stranger.pid, owner=_identity(owner))
     # As if an earlier process had held the stranger's PID.
     _rewrite_entry(ledger, helper=f"{stranger.pid}@{_identity(stranger).start_ticks - 1}")
-    owner.kill()
-    owner.wait(timeout=10)
+    _die(owner)
 
     assert _ours(spawn, ledger.reap()) == []
     assert stranger.poll() is None
@@ -154,9 +161,8 @@ def test_a_recycled_pid_is_never_signalled(
 
 
 def test_a_helper_deaf_to_sigterm_is_killed_with_what_it_started(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     owner = _start(spawn, SLEEPER)
     stubborn = _start(spawn, STUBBORN)
     parent = _start(spawn, PARENT_OF_ONE)
@@ -166,8 +172,7 @@ def test_a_helper_deaf_to_sigterm_is_killed_with_what_it_started(
     assert grandchild is not None and grandchild in descendants([_identity(parent)])
     for popen in (stubborn, parent):
         ledger.record("desktop application", popen.pid, owner=_identity(owner))
-    owner.kill()
-    owner.wait(timeout=10)
+    _die(owner)
 
     reaped = _ours(spawn, ledger.reap(grace=1.0))
     assert {entry.helper.pid for entry in reaped} == {stubborn.pid, parent.pid}
@@ -177,26 +182,23 @@ def test_a_helper_deaf_to_sigterm_is_killed_with_what_it_started(
 
 
 def test_entries_of_another_boot_or_unreadable_are_dropped_without_a_signal(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     owner = _start(spawn, SLEEPER)
     helper = _start(spawn, SLEEPER)
     ledger.record("chromedriver", helper.pid, owner=_identity(owner))
     _rewrite_entry(ledger, boot="an-earlier-boot")
     (ledger.directory / "1-1.json").write_text("{not json")
-    owner.kill()
-    owner.wait(timeout=10)
+    _die(owner)
 
-    assert _ours(spawn, reap_leftovers(tmp_path)) == []
+    assert _ours(spawn, reap_leftovers(ledger.directory.parents[2])) == []
     assert helper.poll() is None
     assert list(ledger.directory.glob("*.json")) == []
 
 
 def test_release_drops_an_ended_helper_and_keeps_a_running_one(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     helper = _start(spawn, SLEEPER)
     identity = ledger.record("xvfb", helper.pid)
     assert identity is not None
@@ -210,10 +212,9 @@ def test_release_drops_an_ended_helper_and_keeps_a_running_one(
 
 
 def test_a_helper_not_written_down_is_found_by_the_owner_in_its_environment(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
     # The robot was killed after starting Chromium, before writing it down.
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     owner = _start(spawn, SLEEPER)
     owner_text = _identity(owner).as_text()
     helper = subprocess.Popen(SLEEPER, env={**os.environ, OWNER_KEY: owner_text}, text=True)
@@ -222,8 +223,7 @@ def test_a_helper_not_written_down_is_found_by_the_owner_in_its_environment(
     helper_identity = _identity(helper)
 
     assert [entry.helper for entry in _ours(spawn, unrecorded_helpers(set()))] == []  # owners alive
-    owner.kill()
-    owner.wait(timeout=10)
+    _die(owner)
     reaped = _ours(spawn, ledger.reap(grace=10))
     assert [(entry.helper, entry.owner.as_text()) for entry in reaped] == [
         (helper_identity, owner_text)
@@ -233,10 +233,9 @@ def test_a_helper_not_written_down_is_found_by_the_owner_in_its_environment(
 
 
 def test_members_of_a_helpers_process_group_go_with_it(
-    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+    ledger: HelperLedger, spawn: list[subprocess.Popen[str]]
 ) -> None:
     # Chromium leads a process group; a child it left orphaned is no descendant any more.
-    ledger = HelperLedger(helper_ledger_dir(tmp_path))
     owner = _start(spawn, SLEEPER)
     leader = subprocess.Popen(ORPHANING_LEADER, stdout=subprocess.PIPE, text=True,
                               start_new_session=True)  # fmt: skip
@@ -248,8 +247,7 @@ def test_members_of_a_helpers_process_group_go_with_it(
     assert orphan_info is not None and orphan_info.pgid == leader.pid
     assert orphan not in descendants([_identity(leader)])
     ledger.record("chromium", leader.pid, owner=_identity(owner))
-    owner.kill()
-    owner.wait(timeout=10)
+    _die(owner)
 
     assert [entry.helper.pid for entry in _ours(spawn, ledger.reap(grace=10))] == [leader.pid]
     assert leader.wait(timeout=10) < 0
