@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rpaml_pipeline.errors import RobotRunError
+from rpaml_pipeline.helper_ledger import ledger_from_environment
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ def run_robot(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     child_env = {**os.environ, **env, "SE_OFFLINE": "true"}
+    # What an earlier robot of this host left running when it was killed goes first.
+    ledger_from_environment(child_env).reap()
     # The venv's bin must be on PATH so chromedriver lookups and pabot work alike.
     child_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{child_env.get('PATH', '')}"
     command = [

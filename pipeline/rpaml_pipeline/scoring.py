@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from rpaml_pipeline.errors import RpamlPipelineError
+from rpaml_pipeline.http_retries import send_with_retries
 
 __all__ = [
     "RejectedField",
@@ -402,25 +403,24 @@ class ScoringClient:
         return response
 
     def _send_with_retries(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one request, retrying transient failures with exponential backoff."""
-        last_problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as error:
-                # Connection refused, reset, timed out: the service may be starting
-                # or restarting, which a short wait often outlasts.
-                last_problem = f"{type(error).__name__}: {error}"
-                continue
-            if response.status_code in _RETRYABLE_STATUSES:
-                last_problem = f"HTTP {response.status_code}: {_detail(response)}"
-                continue
-            return response
+        """Send one request, retrying transient failures with exponential backoff.
+
+        Connection refused, reset or timed out, and 5xx answers, are retried: the service
+        may be starting or restarting, which a short wait often outlasts.
+        """
+        outcome = send_with_retries(
+            lambda: self._http.request(method, path, **kwargs),
+            attempts=self.retries + 1,
+            backoff=self.backoff,
+            transient_statuses=_RETRYABLE_STATUSES,
+            transient_errors=httpx.TransportError,
+        )
+        if not outcome.gave_up:
+            assert outcome.response is not None
+            return outcome.response
         raise ScoringUnavailableError(
             f"scoring service at {self.base_url} unavailable for {method} {path} after "
-            f"{self.retries + 1} attempt(s); last problem: {last_problem}"
+            f"{self.retries + 1} attempt(s); last problem: {outcome.problem(_detail)}"
         )
 
 

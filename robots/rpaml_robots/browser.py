@@ -18,10 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from RPA.Browser.Selenium import Selenium
+from tenacity import Retrying
 
+from rpaml_pipeline.helper_ledger import ledger_from_environment, owning_helpers
+from rpaml_pipeline.host_processes import ProcessIdentity, children_of
 from rpaml_robots.errors import ApplicationError, BusinessError, PageLayoutError
 from rpaml_robots.http_probe import ProbeResult, probe
 from rpaml_robots.page_scripts import PAGE_STATE
+from rpaml_robots.retries import doubling_retries
 
 LOGGER = logging.getLogger(__name__)
 
@@ -35,6 +39,16 @@ CHROMIUM_ARGUMENTS = (
     "--no-first-run",
     "--window-size=1280,1024",
 )
+
+
+class PageNotReadyError(Exception):
+    """One failed try of a page load, to be retried: why, and whether the page answered
+    without the element the robot waits for (its layout may have changed)."""
+
+    def __init__(self, reason: str, *, layout_changed: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.layout_changed = layout_changed
 
 
 def chromedriver_directory() -> str | None:
@@ -69,6 +83,7 @@ class ChromiumBrowser:
         self.selenium = Selenium(auto_close=False)
         self.download_dir: Path | None = None
         self._profile_dir: Path | None = None
+        self._helpers: list[ProcessIdentity] = []
 
     def has_browser(self) -> bool:
         try:
@@ -96,21 +111,40 @@ class ChromiumBrowser:
             "arguments": [*CHROMIUM_ARGUMENTS, f"--user-data-dir={self._profile_dir}"],
         }
         try:
-            self.selenium.open_available_browser(
-                headless=True,
-                browser_selection="Chrome",
-                download=False,
-                options=options,
-            )
+            # chromedriver and Chromium name this process their owner from their start:
+            # a robot killed before _record_helpers still has them reaped.
+            with owning_helpers():
+                self.selenium.open_available_browser(
+                    headless=True,
+                    browser_selection="Chrome",
+                    download=False,
+                    options=options,
+                )
         except Exception as error:
             self._remove_profile()
             raise ApplicationError(
                 f"Chromium could not be started (is Debian's chromium and chromedriver "
                 f"installed?): {error}"
             ) from error
+        self._record_helpers()
         self.selenium.set_selenium_timeout(self.timeout)
         self.driver.set_page_load_timeout(max(30.0, self.timeout))
         self.allow_downloads(download_dir)
+
+    def _record_helpers(self) -> None:
+        """Write chromedriver and Chromium into the host's helper ledger.
+
+        chromedriver starts Chromium in a process group of its own, so neither this
+        robot's exit nor a SIGKILL to its process group stops the browser; the ledger
+        lets the next worker or robot run on this host reap it if this process dies.
+        """
+        process = getattr(getattr(self.driver, "service", None), "process", None)
+        if process is None:  # a remote WebDriver: nothing runs on this host
+            return
+        ledger = ledger_from_environment()
+        recorded = [ledger.record("chromedriver", process.pid)]
+        recorded += [ledger.record("chromium", child.pid) for child in children_of(process.pid)]
+        self._helpers += [helper for helper in recorded if helper is not None]
 
     def allow_downloads(self, directory: Path) -> None:
         """Send downloads to ``directory`` (headless Chromium ignores prefs alone)."""
@@ -127,6 +161,9 @@ class ChromiumBrowser:
             self.selenium.close_all_browsers()
         finally:
             self._remove_profile()
+            # A browser that did not quit stays in the ledger, to be reaped after us.
+            ledger = ledger_from_environment()
+            self._helpers = [helper for helper in self._helpers if not ledger.release(helper)]
 
     def _remove_profile(self) -> None:
         if self._profile_dir is not None:
@@ -175,54 +212,83 @@ class ChromiumBrowser:
         anything else raises ``ApplicationError`` naming the page, the URL and the last
         reason. A screenshot of the page goes into the log on every failure.
         """
-        reason = "it did not load"
-        delay = self.retry_delay
-        layout_changed = False
-        for attempt in range(1, self.page_attempts + 1):
-            layout_changed = False
-            try:
-                self.driver.get(url)
-                state = self.wait_for(ready_css)
-                if state == "ready":
-                    return
-                if state == "server-error":
-                    outcome = ProbeResult(
-                        status=500, error="the portal answered with its error page"
-                    )
-                elif state == "login-page":
-                    outcome = ProbeResult(status=303, error="the portal asked to log in")
-                else:
-                    outcome = self._why_not_ready(url)
-                    layout_changed = state == "waiting" and outcome.status == 200
-            except Exception as error:  # WebDriver time-outs, refused connections, lost sessions
-                # Ask the server itself: its answer is clearer than a WebDriver stack trace.
-                outcome = self._why_not_ready(url)
-                if outcome.status == 200:
-                    outcome = ProbeResult(status=None, error=first_line(error))
-            if outcome.status == 404 and not_found_is_business:
-                self.screenshot()
-                raise BusinessError(f"{what} does not exist on the portal ({url} answered 404)")
-            reason = outcome.describe
-            # Every failed try goes into the log with what the page showed.
-            self.screenshot()
-            if on_login_page is not None and self.at_login_page():
-                reason = "the portal sent the robot back to the log-in page"
-                layout_changed = False
-                on_login_page()
-            LOGGER.info("%s did not load (attempt %d): %s", what, attempt, reason)
-            if layout_changed and attempt >= 2:
-                break  # the same answer twice: the page changed, waiting will not help
-            if attempt < self.page_attempts:
-                time.sleep(delay)
-                delay *= 2
-        if layout_changed:
-            raise PageLayoutError(
-                f"{what} at {url} does not look as expected: no element matches "
-                f"{ready_css!r} (has the portal's layout changed?)"
-            )
-        raise ApplicationError(
-            f"{what} did not load from {url} after {self.page_attempts} attempts: {reason}"
+        retrying = self.page_retries(
+            lambda attempt, error: LOGGER.info(
+                "%s did not load (attempt %d): %s", what, attempt, error
+            ),
+            stop_early=lambda attempt, error: (
+                attempt >= 2 and isinstance(error, PageNotReadyError) and error.layout_changed
+            ),
         )
+        try:
+            retrying(self._load_once, url, ready_css, what, not_found_is_business, on_login_page)
+        except PageNotReadyError as failure:
+            if failure.layout_changed:
+                raise PageLayoutError(
+                    f"{what} at {url} does not look as expected: no element matches "
+                    f"{ready_css!r} (has the portal's layout changed?)"
+                ) from None
+            raise ApplicationError(
+                f"{what} did not load from {url} after {self.page_attempts} attempts: "
+                f"{failure.reason}"
+            ) from None
+
+    def page_retries(
+        self,
+        on_failure: Callable[[int, BaseException], object],
+        *,
+        stop_early: Callable[[int, BaseException], bool] | None = None,
+    ) -> Retrying:
+        """The policy of every page a robot reads: ``page_attempts`` tries with a delay
+        doubling from ``retry_delay``, retrying a ``PageNotReadyError``; ``on_failure``
+        hears of each failed try (see :func:`rpaml_robots.retries.doubling_retries`)."""
+        return doubling_retries(
+            self.page_attempts,
+            self.retry_delay,
+            retry_on=lambda error: isinstance(error, PageNotReadyError),
+            on_failure=on_failure,
+            stop_early=stop_early,
+        )
+
+    def _load_once(
+        self,
+        url: str,
+        ready_css: str,
+        what: str,
+        not_found_is_business: bool,
+        on_login_page: Callable[[], None] | None,
+    ) -> None:
+        """One try of :meth:`load`: returns once the page is ready, raises ``PageNotReadyError``
+        (to be retried) or ``BusinessError`` (a 404 that is the record's fault)."""
+        layout_changed = False
+        try:
+            self.driver.get(url)
+            state = self.wait_for(ready_css)
+            if state == "ready":
+                return
+            if state == "server-error":
+                outcome = ProbeResult(status=500, error="the portal answered with its error page")
+            elif state == "login-page":
+                outcome = ProbeResult(status=303, error="the portal asked to log in")
+            else:
+                outcome = self._why_not_ready(url)
+                layout_changed = state == "waiting" and outcome.status == 200
+        except Exception as error:  # WebDriver time-outs, refused connections, lost sessions
+            # Ask the server itself: its answer is clearer than a WebDriver stack trace.
+            outcome = self._why_not_ready(url)
+            if outcome.status == 200:
+                outcome = ProbeResult(status=None, error=first_line(error))
+        if outcome.status == 404 and not_found_is_business:
+            self.screenshot()
+            raise BusinessError(f"{what} does not exist on the portal ({url} answered 404)")
+        reason = outcome.describe
+        # Every failed try goes into the log with what the page showed.
+        self.screenshot()
+        if on_login_page is not None and self.at_login_page():
+            reason = "the portal sent the robot back to the log-in page"
+            layout_changed = False
+            on_login_page()
+        raise PageNotReadyError(reason, layout_changed=layout_changed)
 
     def at_login_page(self) -> bool:
         """Whether the portal sent the browser to its log-in page (the session ended)."""

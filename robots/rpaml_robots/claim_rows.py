@@ -1,16 +1,18 @@
 """Turning what the portal shows into raw claim rows for the staging store.
 
-Raw rows keep the values *as shown* (``$12,345.67``, ``14/03/2026``): cleaning is the
-pipeline's job, and the store's raw hash must describe what the robot saw. Only the
-keys are normalised (to the store's snake_case field names), and an empty cell
-becomes a missing key, so "not shown" and "shown as blank" mean the same thing.
+The portal's vocabulary lives here (its column labels and the store's field names); the
+rules live in :mod:`rpaml_pipeline.incoming_rows`, shared with every other source: raw
+rows keep the values *as shown* (``$12,345.67``, ``14/03/2026``), only the keys are
+normalised (to the store's field names), and an empty cell becomes a missing key, so
+"not shown" and "shown as blank" mean the same thing, and the export staged by a robot
+or dropped in the inbox is the same records.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
+
+from rpaml_pipeline.incoming_rows import field_name, normalise_row
 
 Row = dict[str, str]
 
@@ -50,59 +52,9 @@ NATURAL_KEY = "claim_id"
 SOURCE_LOCATION = "source_location"
 
 
-def snake_case(header: str) -> str:
-    """``"Policy No."`` -> ``"policy_no"``: the fallback for a header we do not know.
-
-    A new column on the portal then still reaches the store under a predictable
-    name instead of being dropped.
-    """
-    words = re.findall(r"[0-9a-z]+", header.lower())
-    return "_".join(words)
-
-
-def column_key(header: str, known: Mapping[str, str]) -> str:
-    """The store field name for a header, tolerant of case and stray whitespace."""
-    cleaned = " ".join(header.split())
-    for label, key in known.items():
-        if label.lower() == cleaned.lower():
-            return key
-    return snake_case(cleaned)
-
-
-def cell_text(value: object) -> str:
-    """A cell value as the text a person sees, ``""`` for an empty cell.
-
-    Spreadsheet cells can come back typed: whole numbers lose their ``.0`` (an
-    age of ``34.0`` is shown as ``34``), and dates at midnight are shown as dates.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0, 0) and value.tzinfo is None:
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def normalise_row(row: Mapping[str, object], known: Mapping[str, str]) -> Row:
-    """Rename a row's keys to store field names and keep non-empty values as text."""
-    normalised: Row = {}
-    for header, value in row.items():
-        text = cell_text(value)
-        if text:
-            normalised[column_key(str(header), known)] = text
-    return normalised
-
-
 def normalise_history_row(row: Mapping[str, object]) -> Row:
     """One row of the closed-claims export, keyed like the store's fields."""
-    return normalise_row(row, HISTORY_COLUMNS)
+    return _text_row(normalise_row(row, HISTORY_COLUMNS))
 
 
 def rows_from_table(
@@ -111,11 +63,15 @@ def rows_from_table(
     known: Mapping[str, str] = LIST_COLUMNS,
 ) -> list[Row]:
     """Pair header cells with each row's cells (what the list-page script returns)."""
-    keys = [column_key(header, known) for header in headers]
-    rows = []
-    for row_cells in cells:
-        rows.append(normalise_row(dict(zip(keys, row_cells, strict=False)), {}))
-    return rows
+    keys = [field_name(header, known) for header in headers]
+    return [
+        _text_row(normalise_row(dict(zip(keys, row_cells, strict=False)))) for row_cells in cells
+    ]
+
+
+def _text_row(payload: Mapping[str, object]) -> Row:
+    # What a screen or an export shows is text (or nothing); a structure never comes out.
+    return {name: str(value) for name, value in payload.items()}
 
 
 def drop_duplicates(rows: Iterable[Row], key: str = NATURAL_KEY) -> tuple[list[Row], int]:

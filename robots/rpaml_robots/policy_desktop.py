@@ -18,6 +18,8 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
+from rpaml_pipeline.helper_ledger import helper_environment, ledger_from_environment
+from rpaml_pipeline.host_processes import ProcessIdentity
 from rpaml_robots.errors import ApplicationError, BusinessError, ConfigurationError
 from rpaml_robots.policy_records import (
     CopiedRecord,
@@ -26,7 +28,9 @@ from rpaml_robots.policy_records import (
     parse_copied_record,
     parse_policy_export,
 )
+from rpaml_robots.retries import doubling_retries
 from rpaml_robots.virtual_display import VirtualDisplay
+from rpaml_robots.x_windows import find_window, focus_window, read_clipboard
 
 WINDOW_TITLE = "Policy Administration"
 EXPORT_TITLE = "Export policies"
@@ -80,6 +84,7 @@ class PolicyDesktop:
         self.start_timeout = float(start_timeout)
         self._display: VirtualDisplay | None = None
         self._app: subprocess.Popen[bytes] | None = None
+        self._app_recorded: ProcessIdentity | None = None
         self._desktop: Any = None
         self._window_id = ""
         self._workdir: Path | None = None
@@ -126,10 +131,13 @@ class PolicyDesktop:
                 "--ready-file",
                 str(ready),
             ],
+            env=helper_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=(self._workdir / "app.log").open("wb"),
         )
+        # Written down so that a worker or robot run reaps it if this robot is killed.
+        self._app_recorded = ledger_from_environment().record("desktop application", self._app.pid)
         deadline = time.monotonic() + self.start_timeout
         while not ready.exists():
             if self._app.poll() is not None:
@@ -146,7 +154,7 @@ class PolicyDesktop:
 
         self._desktop = Desktop()
         self._window_id = self._find_window(WINDOW_TITLE)
-        self._focus(self._window_id)
+        focus_window(self._window_id)
         logger.info(f"Policy application started (PID {self._app.pid}) on {os.environ['DISPLAY']}")
         return WINDOW_TITLE
 
@@ -165,6 +173,9 @@ class PolicyDesktop:
             except subprocess.TimeoutExpired:
                 app.kill()
                 app.wait(5)
+        if self._app_recorded is not None:
+            ledger_from_environment().release(self._app_recorded)
+            self._app_recorded = None
         # Drop the X connections (pynput's) before their server goes away.
         self._desktop = None
         gc.collect()
@@ -206,25 +217,30 @@ class PolicyDesktop:
         term = normalise_policy_number(policy_number)
         if not term:
             raise BusinessError("the claim has no policy number to look up")
-        last_error = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                copied = self._search_and_copy(desktop, term)
-            except ApplicationError as error:
-                last_error = str(error)
-                self.take_desktop_screenshot(f"lookup-{term}-{attempt}")
-                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))  # bounded backoff
-                self._window_id = self._find_window(WINDOW_TITLE)
-                self._focus(self._window_id)
-                continue
-            self.lookups += 1
-            if not copied.found:
-                raise BusinessError(f"policy {term} not found in the policy application")
-            return copied.fields
-        raise ApplicationError(
-            f"the policy application gave no answer for {term} after {self.attempts} "
-            f"attempts: {last_error}"
-        )
+        try:
+            copied: CopiedRecord = doubling_retries(
+                self.attempts,
+                0.2,
+                max_delay=2.0,
+                retry_on=lambda error: isinstance(error, ApplicationError),
+                on_failure=lambda attempt, _: self.take_desktop_screenshot(
+                    f"lookup-{term}-{attempt}"
+                ),
+                before_retry=self._refocus,  # the window may have lost the focus
+            )(self._search_and_copy, desktop, term)
+        except ApplicationError as error:
+            raise ApplicationError(
+                f"the policy application gave no answer for {term} after {self.attempts} "
+                f"attempts: {error}"
+            ) from error
+        self.lookups += 1
+        if not copied.found:
+            raise BusinessError(f"policy {term} not found in the policy application")
+        return copied.fields
+
+    def _refocus(self) -> None:
+        self._window_id = self._find_window(WINDOW_TITLE)
+        focus_window(self._window_id)
 
     def _search_and_copy(self, desktop: Any, term: str) -> CopiedRecord:
         if self._app is None or self._app.poll() is not None:
@@ -234,7 +250,7 @@ class PolicyDesktop:
         desktop.press_keys("ctrl", "shift", "c")
         deadline = time.monotonic() + self.answer_timeout
         while True:
-            copied = parse_copied_record(_read_clipboard())
+            copied = parse_copied_record(read_clipboard())
             if copied is not None and copied.search_term == term:
                 return copied
             if time.monotonic() > deadline:
@@ -256,10 +272,10 @@ class PolicyDesktop:
         target = Path(path) if path else self._require_workdir() / "policies-export.csv"
         target = target.resolve()
         before = target.stat().st_mtime_ns if target.exists() else None
-        self._focus(self._window_id)
+        focus_window(self._window_id)
         desktop.press_keys("ctrl", "e")
         dialog = self._find_window(EXPORT_TITLE)
-        self._focus(dialog)
+        focus_window(dialog)
         desktop.press_keys("ctrl", "l")
         desktop.type_text(str(target), enter=True)
         deadline = time.monotonic() + self.start_timeout
@@ -268,7 +284,7 @@ class PolicyDesktop:
                 self.take_desktop_screenshot("export")
                 raise ApplicationError(f"the policy export did not appear at {target}")
             time.sleep(0.05)
-        self._focus(self._window_id)
+        focus_window(self._window_id)
         logger.info(f"Exported the policies to {target}")
         return str(target)
 
@@ -349,41 +365,7 @@ class PolicyDesktop:
         return self._workdir
 
     def _find_window(self, title: str) -> str:
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            found = subprocess.run(
-                ["xdotool", "search", "--name", f"^{title}$"],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout.split()
-            if found:
-                return found[0]
-            if time.monotonic() > deadline:
-                raise ApplicationError(f"no window titled {title!r} on the display")
-            time.sleep(0.05)
-
-    def _focus(self, window_id: str) -> None:
-        # No window manager under Xvfb: focus the window explicitly, and wait for it.
-        done = subprocess.run(
-            ["xdotool", "windowfocus", "--sync", window_id],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-        if done.returncode != 0:
-            raise ApplicationError(f"cannot focus window {window_id}: {done.stderr.strip()}")
-
-
-def _read_clipboard() -> str:
-    done = subprocess.run(
-        ["xclip", "-selection", "clipboard", "-o"],
-        capture_output=True,
-        check=False,
-        timeout=5,
-    )
-    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else ""
+        return find_window(title, self.start_timeout)
 
 
 def _output_dir() -> Path:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from robot.api import logger
 from robot.api.deco import keyword, library
 
-from rpaml_robots.browser import ChromiumBrowser, first_line
+from rpaml_robots.browser import ChromiumBrowser, PageNotReadyError, first_line
 from rpaml_robots.claim_rows import (
     LIST_COLUMNS,
     SOURCE_LOCATION,
@@ -41,6 +41,7 @@ from rpaml_robots.page_scripts import (
     READ_CLAIMS_TABLE,
     READ_RECEIPT,
 )
+from rpaml_robots.retries import doubling_retries
 
 PORTAL_URL_KEY = "RPAML_PORTAL_URL"
 DECISION_ACTIONS = ("approve", "escalate", "reject")
@@ -167,21 +168,21 @@ class ClaimsPortal:
 
     def _log_in(self, credentials: PortalCredentials) -> None:
         # A transient error page is retried like any page load; a refusal is not.
-        delay = self._browser.retry_delay
-        for attempt in range(1, self._browser.page_attempts + 1):
-            if self._try_log_in(credentials):
-                return
-            logger.info(f"The portal failed while logging in (attempt {attempt}); retrying")
-            if attempt < self._browser.page_attempts:
-                time.sleep(delay)
-                delay *= 2
-        self._browser.screenshot()
-        raise ApplicationError(
-            f"The portal kept failing while logging in ({self._browser.page_attempts} attempts)"
-        )
+        browser = self._browser
+        try:
+            browser.page_retries(
+                lambda attempt, _: logger.info(
+                    f"The portal failed while logging in (attempt {attempt}); retrying"
+                )
+            )(self._try_log_in, credentials)
+        except PageNotReadyError:
+            browser.screenshot()
+            raise ApplicationError(
+                f"The portal kept failing while logging in ({browser.page_attempts} attempts)"
+            ) from None
 
-    def _try_log_in(self, credentials: PortalCredentials) -> bool:
-        """Log in once: True when logged in, False on the portal's transient error page."""
+    def _try_log_in(self, credentials: PortalCredentials) -> None:
+        """Log in once; ``PageNotReadyError`` on the portal's transient error page."""
         browser = self._browser
         if urlsplit(browser.current_url()).path != "/login" or not browser.script(
             "return !!document.querySelector('form#login-form');"
@@ -197,7 +198,7 @@ class ClaimsPortal:
         deadline = time.monotonic() + browser.timeout
         while time.monotonic() < deadline:
             if browser.script("return !!document.querySelector('#server-error');"):
-                return False
+                raise PageNotReadyError("the portal's error page", layout_changed=False)
             if browser.script("return !!document.querySelector('div.error');"):
                 error = str(browser.script("return document.querySelector('div.error').innerText;"))
                 browser.screenshot()
@@ -206,7 +207,7 @@ class ClaimsPortal:
                 )
             if urlsplit(browser.current_url()).path != "/login":
                 logger.info(f"Logged in to the claims portal as {credentials.username}")
-                return True
+                return
             time.sleep(0.05)
         browser.screenshot()
         raise ApplicationError("The portal did not answer the log-in within the time-out")
@@ -386,34 +387,40 @@ class ClaimsPortal:
 
     def _fetch_claims_page(self, url: str) -> dict[str, Any]:
         browser = self._browser
-        delay = browser.retry_delay
-        reason = "it did not load"
-        for attempt in range(1, browser.page_attempts + 1):
-            try:
-                answer = browser.async_script(FETCH_CLAIMS_PAGE, url)
-            except Exception as error:  # script time-out, lost browser
-                answer = {"status": 0, "error": first_line(error)}
-            status = int(answer.get("status") or 0) if isinstance(answer, dict) else 0
-            if status == 200 and urlsplit(str(answer.get("url", ""))).path == "/login":
-                reason = "the portal sent the robot back to the log-in page"
-                self._relogin()
-            elif status == 200:
-                page = answer.get("page")
-                if not isinstance(page, dict) or not page.get("headers"):
-                    # Open it for real: the layout error then comes with a screenshot.
-                    return self._read_claims_page(url)
-                return self._checked_claims_page(url, page)
-            else:
-                reason = f"HTTP {status}" if status else str(answer.get("error") or "no answer")
-            logger.info(f"The claims list did not load (attempt {attempt}): {reason}")
-            if attempt < browser.page_attempts:
-                time.sleep(delay)
-                delay *= 2
-        browser.screenshot()
-        raise ApplicationError(
-            f"The claims list did not load from {url} after {browser.page_attempts} "
-            f"attempts: {reason}"
-        )
+        try:
+            page: dict[str, Any] = browser.page_retries(
+                lambda attempt, error: logger.info(
+                    f"The claims list did not load (attempt {attempt}): {error}"
+                )
+            )(self._fetch_claims_page_once, url)
+        except PageNotReadyError as failure:
+            browser.screenshot()
+            raise ApplicationError(
+                f"The claims list did not load from {url} after {browser.page_attempts} "
+                f"attempts: {failure.reason}"
+            ) from None
+        return page
+
+    def _fetch_claims_page_once(self, url: str) -> dict[str, Any]:
+        """One try of :meth:`_fetch_claims_page`; ``PageNotReadyError`` to try again."""
+        try:
+            answer = self._browser.async_script(FETCH_CLAIMS_PAGE, url)
+        except Exception as error:  # script time-out, lost browser
+            answer = {"status": 0, "error": first_line(error)}
+        status = int(answer.get("status") or 0) if isinstance(answer, dict) else 0
+        if status == 200 and urlsplit(str(answer.get("url", ""))).path == "/login":
+            self._relogin()
+            raise PageNotReadyError(
+                "the portal sent the robot back to the log-in page", layout_changed=False
+            )
+        if status != 200:
+            reason = f"HTTP {status}" if status else str(answer.get("error") or "no answer")
+            raise PageNotReadyError(reason, layout_changed=False)
+        page = answer.get("page")
+        if not isinstance(page, dict) or not page.get("headers"):
+            # Open it for real: the layout error then comes with a screenshot.
+            return self._read_claims_page(url)
+        return self._checked_claims_page(url, page)
 
     def _checked_claims_page(self, url: str, page: Any) -> dict[str, Any]:
         """The page as read, or a ``PageLayoutError`` when it is not the list we know."""
@@ -581,28 +588,24 @@ class ClaimsPortal:
         )
 
     def _with_retries(self, what: str, attempt_once: Callable[[], _T]) -> _T:
-        """Run ``attempt_once`` until it succeeds, retrying application errors (but not a
-        changed layout, which will not change back) with a doubling delay."""
+        """Run ``attempt_once`` until it succeeds, retrying application errors, WebDriver
+        errors too (but not a changed layout, which will not change back, nor a bad
+        record), with a doubling delay."""
         attempts = self._action_attempts
-        delay = self._browser.retry_delay
-        for attempt in range(1, attempts + 1):
-            try:
-                return attempt_once()
-            except (PageLayoutError, BusinessError):
-                raise
-            except Exception as error:  # WebDriver errors too: the application's, not the record's
-                if attempt == attempts:
-                    if isinstance(error, ApplicationError):
-                        raise ApplicationError(
-                            f"Gave up on {what} after {attempts} attempts: {error}"
-                        ) from error
-                    raise ApplicationError(
-                        f"Gave up on {what} after {attempts} attempts: {first_line(error)}"
-                    ) from error
-                logger.info(f"{what} failed (attempt {attempt}): {error}; retrying")
-            time.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        try:
+            return doubling_retries(
+                attempts,
+                self._browser.retry_delay,
+                retry_on=lambda error: not isinstance(error, PageLayoutError | BusinessError),
+                on_retry=lambda attempt, error: logger.info(
+                    f"{what} failed (attempt {attempt}): {error}; retrying"
+                ),
+            )(attempt_once)
+        except (PageLayoutError, BusinessError):
+            raise
+        except Exception as error:
+            why = error if isinstance(error, ApplicationError) else first_line(error)
+            raise ApplicationError(f"Gave up on {what} after {attempts} attempts: {why}") from error
 
     def _apply_once(self, claim_id: str, wanted: str) -> dict[str, str]:
         page = self._claim_page(claim_id)

@@ -12,6 +12,7 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from rpaml_pipeline.errors import RecordNotFoundError
+from rpaml_pipeline.incoming_rows import natural_key_of, normalise_row
 from rpaml_pipeline.owners import process_owner
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.runtime import Runtime
@@ -74,12 +75,6 @@ class RunTally:
             }
         summary.update(self.details)
         return summary
-
-
-def natural_key_of(row: Mapping[str, str], key_fields: Sequence[str]) -> str:
-    """The record's natural key: the key field's value (joined by ``|`` if several)."""
-    values = [str(row.get(name, "")).strip() for name in key_fields]
-    return "" if not all(values) else "|".join(values)
 
 
 def run_status(status: str) -> str:
@@ -261,7 +256,9 @@ class Staging:
         """Ingest ``rows`` (raw text values) into the store and return the counts.
 
         Each row becomes an ``IncomingRecord``: natural key from the process's key
-        field (``claim_id``), payload the row's raw strings, ``source`` such as
+        field (``claim_id``), payload the row as every source normalises it (field
+        names, values as shown, empty values left out: ``rpaml_pipeline.incoming_rows``),
+        ``source`` such as
         ``robot:collect_claims``, the row's ``source_location`` (page URL) and the
         capture time. Ingest is idempotent: the result counts new, revised and
         unchanged records. A row without a key is reported as rejected.
@@ -275,7 +272,7 @@ class Staging:
         incoming: list[IncomingRecord] = []
         rejected = 0
         for index, row in enumerate(rows):
-            payload = {str(k): str(v) for k, v in row.items() if k != SOURCE_LOCATION}
+            payload = normalise_row({k: v for k, v in row.items() if k != SOURCE_LOCATION})
             key = natural_key_of(payload, self.key_fields)
             if not key:
                 rejected += 1

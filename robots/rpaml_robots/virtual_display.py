@@ -2,7 +2,8 @@
 
 Xvfb picks a free display number itself (``-displayfd``) and writes it to a pipe once it
 accepts connections, so there is neither a guessed number that another user may hold nor
-a fixed sleep. The server is stopped by its own PID.
+a fixed sleep. The server is stopped by its own PID, and written into the host's helper
+ledger while it runs, so a worker or robot run reaps it if its robot is killed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import signal
 import subprocess
 import time
 
+from rpaml_pipeline.helper_ledger import helper_environment, ledger_from_environment
+from rpaml_pipeline.host_processes import ProcessIdentity
 from rpaml_robots.errors import ApplicationError, ConfigurationError
 
 
@@ -25,6 +28,7 @@ class VirtualDisplay:
         self.start_timeout = start_timeout
         self.display = ""
         self._popen: subprocess.Popen[bytes] | None = None
+        self._recorded: ProcessIdentity | None = None
 
     @property
     def pid(self) -> int | None:
@@ -50,12 +54,14 @@ class VirtualDisplay:
                     "tcp",
                 ],
                 pass_fds=(write_end,),
+                env=helper_environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             os.close(write_end)
             write_end = -1
+            self._recorded = ledger_from_environment().record("xvfb", self._popen.pid)
             number = self._read_display_number(read_end)
         finally:
             os.close(read_end)
@@ -86,11 +92,13 @@ class VirtualDisplay:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL) by its PID; safe to call twice."""
         popen, self._popen = self._popen, None
-        if popen is None or popen.poll() is not None:
-            return
-        popen.send_signal(signal.SIGTERM)
-        try:
-            popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait(timeout)
+        if popen is not None and popen.poll() is None:
+            popen.send_signal(signal.SIGTERM)
+            try:
+                popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait(timeout)
+        if self._recorded is not None:
+            ledger_from_environment().release(self._recorded)
+            self._recorded = None

@@ -446,10 +446,12 @@ def test_every_service_comes_up_locally(
         result = wait_healthy(worker, check("worker"), 60)
         status = json.loads(result.stdout)
         assert {"records", "workflows", "queues", "runs"} <= set(status)
-        # The health check reads the store, which can answer before the worker has
-        # written its start line: wait for the line rather than race it.
-        deadline = time.monotonic() + 30
-        while "queues " not in worker.log.read_text() and time.monotonic() < deadline:
+        # The health check reads the database, which answers before the worker has set
+        # up its queues (or printed anything): wait for its log to say it has.
+        deadline = time.monotonic() + 60
+        while "queues " not in worker.log.read_text() and worker.alive():
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.2)
         assert "queues " in worker.log.read_text(), worker.log.read_text()
         assert worker.alive()

@@ -33,14 +33,7 @@ def test_whole_loop_acceptance_suite(tmp_path: Path) -> None:
             str(PROJECT / "tests" / "robot" / "whole_loop.robot"),
         ],
         cwd=PROJECT,
-        env={
-            **os.environ,
-            "SE_OFFLINE": "true",
-            # The suite's keyword library validates lineage with the shared test helpers.
-            "PYTHONPATH": os.pathsep.join(
-                [str(PROJECT / "tests" / "support"), os.environ.get("PYTHONPATH", "")]
-            ),
-        },
+        env={**os.environ, "SE_OFFLINE": "true"},
         capture_output=True,
         text=True,
         timeout=1200,

@@ -21,6 +21,7 @@ import yaml
 
 from fresh_postgres import fresh_database
 from rpaml_pipeline.child_processes import ManagedProcess
+from rpaml_pipeline.helper_ledger import reap_leftovers
 from rpaml_pipeline.model_training import train_from_store
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.processing import process_collected
@@ -159,7 +160,9 @@ def portal(data_dir: Path, secrets: dict[str, str]) -> Iterator[Portal]:
 
 class Workers:
     """``rpaml worker`` processes, each in a session of its own so a test can kill the
-    whole "machine" (worker, robot, browser) with one SIGKILL to its process group."""
+    worker, its robot and chromedriver with one SIGKILL to its process group. Chromium
+    escapes it (chromedriver gives it a group of its own): the next worker on the host
+    reaps it, or the fixture's teardown does."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
@@ -246,6 +249,8 @@ def make_workers(
     yield make
     for workers in created:
         workers.stop_all()
+    # The browsers of the workers a test killed escaped their process groups.
+    reap_leftovers(data_dir)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -2,7 +2,8 @@
 workflow resumes, every record reaches its end state, no claim is acted on twice.
 
 The portal's own record of actions is the witness. Each kill takes the worker's whole
-process group (worker, robot, Chromium), as when a machine dies.
+process group (worker, robot, chromedriver), as when a machine dies; the Chromium that
+escapes it is reaped by the restarted worker (tests/orchestration/test_worker_leftovers.py).
 """
 
 from __future__ import annotations

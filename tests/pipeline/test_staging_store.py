@@ -374,3 +374,17 @@ def test_postgres_statistics_follow_a_growing_store(pg_url: str) -> None:
     later.close()
     store.close()
     assert row is not None and row[1] is not None, "the records were never analyzed"
+
+
+def test_text_with_a_nul_character_is_stored(store: Store) -> None:
+    """SQLite's JSON functions cut text at a NUL character: the bulk writes must not.
+    PostgreSQL's text cannot hold one at all: there it becomes U+FFFD."""
+    nul = "\x00" if store.dialect == "sqlite" else "\ufffd"
+    run = store.start_run(PROCESS, "collect", "collect_claims")
+    odd = IncomingRecord("CLM-\x00-1", claim(1), "robot:collect_claims")
+    first = store.ingest(PROCESS, [odd, _incoming(2)], run_id=run)
+    assert store.get_record(first.record_ids[0]).natural_key == f"CLM-{nul}-1"
+    again = store.ingest(PROCESS, [odd], run_id=run)
+    assert (again.unchanged, again.record_ids) == (1, first.record_ids[:1])
+    store.quarantine(first.record_ids[0], "claim_id: \x00 is not a claim id", run_id=run)
+    assert store.get_record(first.record_ids[0]).reason == f"claim_id: {nul} is not a claim id"

@@ -13,13 +13,15 @@ from typing import Any
 import httpx
 from robot.api.deco import keyword, library
 
-from openlineage_spec import run_event_errors
 from rpaml_pipeline.child_processes import ManagedProcess
 from rpaml_pipeline.lineage.openlineage import run_uuid
 from rpaml_pipeline.secrets_file import read_secrets
 from rpaml_pipeline.store import Store
 
 PROJECT = Path(__file__).resolve().parents[2]
+# The shared test helpers (the vendored OpenLineage schema), as tests/conftest.py does.
+sys.path.insert(0, str(PROJECT / "tests" / "support"))
+from openlineage_spec import run_event_errors  # noqa: E402
 
 
 @library(scope="SUITE", auto_keywords=False)

@@ -1,17 +1,13 @@
-"""Row normalisation: store keys, text values as shown, empty means missing."""
+"""The portal's rows: its labels become store field names, text values as shown, empty
+means missing (the rules themselves: tests/pipeline/test_incoming_rows.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from rpaml_robots.claim_rows import (
-    cell_text,
-    column_key,
     drop_duplicates,
     merge_details,
     normalise_history_row,
     rows_from_table,
-    snake_case,
 )
 
 
@@ -36,22 +32,6 @@ def test_history_row_uses_store_field_names_and_drops_empty_cells() -> None:
         "prior_claims": "0",
         "outcome": "Paid",
     }
-
-
-def test_cell_text_shows_values_as_a_person_reads_them() -> None:
-    assert cell_text(None) == ""
-    assert cell_text(34.0) == "34"
-    assert cell_text(12.5) == "12.5"
-    assert cell_text(dt.datetime(2026, 3, 14)) == "2026-03-14"
-    assert cell_text(dt.date(2026, 3, 14)) == "2026-03-14"
-    assert cell_text(True) == "true"
-    assert cell_text("  web ") == "web"
-
-
-def test_unknown_headers_become_snake_case() -> None:
-    assert snake_case("Policy No.") == "policy_no"
-    assert column_key("  claim   id ", {"Claim ID": "claim_id"}) == "claim_id"
-    assert column_key("Adjuster Name", {}) == "adjuster_name"
 
 
 def test_rows_from_table_pairs_headers_with_cells() -> None:

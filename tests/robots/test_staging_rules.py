@@ -1,18 +1,12 @@
-"""The Staging library's pure rules: natural keys, run statuses, run summaries."""
+"""The Staging library's pure rules: run statuses, run summaries (natural keys: see
+tests/pipeline/test_incoming_rows.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from rpaml_robots.errors import ConfigurationError
-from rpaml_robots.staging import RunTally, natural_key_of, run_status
-
-
-def test_natural_key_is_the_key_field_or_the_joined_key_fields() -> None:
-    row = {"claim_id": " CLM-000001 ", "policy_number": "POL-1"}
-    assert natural_key_of(row, ["claim_id"]) == "CLM-000001"
-    assert natural_key_of(row, ["claim_id", "policy_number"]) == "CLM-000001|POL-1"
-    assert natural_key_of({"amount": "$1"}, ["claim_id"]) == ""
+from rpaml_robots.staging import RunTally, run_status
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import httpx
 
 from rpaml_pipeline.canonical import sha256_hex, to_jsonable
 from rpaml_pipeline.errors import DeliveryError
+from rpaml_pipeline.http_retries import send_with_retries
 
 
 def post_batch(
@@ -41,33 +42,24 @@ def post_batch(
     key = sha256_hex(payload)
     sent = {**(headers or {}), "Idempotency-Key": key}
     url_text = shown_url or url
-    last = ""
-    for attempt in range(1, retries + 2):
-        try:
-            response = client.post(url, json=payload, headers=sent)
-        except httpx.HTTPError as exc:
-            last, wait = f"{type(exc).__name__}: {exc}", 0.0
-        else:
-            if response.status_code < 300:
-                return attempt
-            last = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code != 429:
-                raise DeliveryError(f"webhook {url_text} refused the batch: {last}")
-            wait = _retry_after(response)
-        if attempt <= retries:
-            sleep(max(wait, backoff_seconds * 2 ** (attempt - 1)))
-    raise DeliveryError(
-        f"webhook {url_text} did not take the batch after {retries + 1} attempts: {last}"
+    outcome = send_with_retries(
+        lambda: client.post(url, json=payload, headers=sent),
+        attempts=retries + 1,
+        backoff=backoff_seconds,
+        honour_retry_after=True,
+        sleep=sleep,
     )
+    if outcome.gave_up:
+        raise DeliveryError(
+            f"webhook {url_text} did not take the batch after {retries + 1} attempts: "
+            f"{outcome.problem()}"
+        )
+    assert outcome.response is not None
+    if outcome.response.status_code >= 300:
+        raise DeliveryError(f"webhook {url_text} refused the batch: {outcome.problem()}")
+    return outcome.attempts
 
 
 def batches(rows: Sequence[dict[str, Any]], size: int) -> list[Sequence[dict[str, Any]]]:
     """``rows`` cut into batches of at most ``size``."""
     return [rows[start : start + size] for start in range(0, len(rows), size)]
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(float(response.headers.get("Retry-After", "0")), 60.0)
-    except ValueError:
-        return 0.0

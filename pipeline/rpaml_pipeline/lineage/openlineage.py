@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import logging
 import os
-import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 
 from rpaml_pipeline.errors import LineageError
+from rpaml_pipeline.http_retries import send_with_retries
 
 _log = logging.getLogger(__name__)
 
@@ -233,27 +233,22 @@ class OpenLineageEmitter:
 
     def _post(self, body: str) -> None:
         assert self.http_url is not None
-        last = ""
-        for attempt in range(self.http_retries + 1):
-            if attempt:
-                time.sleep(self.http_backoff_seconds * 2 ** (attempt - 1))
-            try:
-                response = httpx.post(
-                    self.http_url,
-                    content=body.encode("utf-8"),
-                    headers={"Content-Type": "application/json"},
-                    timeout=self.http_timeout_seconds,
-                )
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code < 300:
-                return
-            last = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code != 429:
-                break  # the endpoint refuses this event: retrying will not help
+        url = self.http_url
+        outcome = send_with_retries(
+            lambda: httpx.post(
+                url,
+                content=body.encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+                timeout=self.http_timeout_seconds,
+            ),
+            attempts=self.http_retries + 1,
+            backoff=self.http_backoff_seconds,
+        )
+        if outcome.response is not None and outcome.response.status_code < 300:
+            return
+        # Refused (4xx) or never taken: the file stays the record of truth.
         self.http_failures += 1
-        _log.warning("lineage endpoint %s did not take an event: %s", self.http_url, last)
+        _log.warning("lineage endpoint %s did not take an event: %s", url, outcome.problem())
 
     def _dataset(self, dataset: Dataset, *, output: bool) -> dict[str, Any]:
         item: dict[str, Any] = {

@@ -1,10 +1,11 @@
 """``rpaml worker``: run a process's schedules and queued jobs until stopped.
 
-On start the worker launches DBOS (which first resumes this executor's unfinished
-workflows), declares the process's queues with their per-worker concurrency, writes the
-process file's schedules to the system database, runs the missed tick the policy owes
-(see :mod:`rpaml_pipeline.orchestration.schedules`), and then works until SIGTERM or
-SIGINT.
+On start the worker reaps the helper processes (browsers, Xvfb) that dead robots of this
+host left behind (see :mod:`rpaml_pipeline.helper_ledger`), launches DBOS (which first
+resumes this executor's unfinished workflows), declares the process's queues with their
+per-worker concurrency, writes the process file's schedules to the system database, runs
+the missed tick the policy owes (see :mod:`rpaml_pipeline.orchestration.schedules`), and
+then works until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from dbos import DBOS
 
+from rpaml_pipeline.helper_ledger import reap_leftovers
 from rpaml_pipeline.orchestration import workflows
 from rpaml_pipeline.orchestration.engine import EngineSettings
 from rpaml_pipeline.orchestration.jobs import queue_name
@@ -99,6 +101,9 @@ def catch_up(entries: list[ScheduleEntry], now: dt.datetime) -> list[str]:
 def start_worker(runtime: WorkerRuntime, progress: Progress = lambda _: None) -> WorkerStart:
     """Install ``runtime``, launch DBOS and set up queues and schedules."""
     engine = runtime.engine
+    # Before DBOS resumes any workflow: a dead predecessor's browsers must not linger.
+    for helper in reap_leftovers(runtime.runtime.data_dir):
+        progress(f"worker {engine.executor_id}: reaped {helper.describe()}")
     install(runtime)
     # The runs of a worker killed on this host (any stage) are closed before new ones open.
     for run_id in close_dead_runs(runtime.store, runtime.process.name):

@@ -6,6 +6,7 @@ as robot records, through :meth:`rpaml_pipeline.store.Store.ingest`; run them wi
 :class:`rpaml_pipeline.stages.IngestStage` (``rpaml ingest``).
 """
 
+from rpaml_pipeline.incoming_rows import snake_case
 from rpaml_pipeline.sources.inbox import FileOutcome, inbox_files, take_inbox
 from rpaml_pipeline.sources.ingest import (
     SourceReport,
@@ -13,7 +14,7 @@ from rpaml_pipeline.sources.ingest import (
     ingest_source,
     source_location,
 )
-from rpaml_pipeline.sources.rows import SourceRow, snake_case
+from rpaml_pipeline.sources.rows import SourceRow
 
 __all__ = [
     "FileOutcome",

@@ -41,7 +41,7 @@ from sqlalchemy.types import (
     TypeEngine,
 )
 
-from rpaml_pipeline.canonical import dump_json
+from rpaml_pipeline.canonical import REPLACEMENT, dump_json
 
 
 def executemany(
@@ -95,11 +95,12 @@ def insert_rows(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """Insert ``rows`` (one value per column of ``columns``, in order) into ``table``."""
-    if not rows:
-        return
-    source, params = _row_source(conn, table, columns, rows)
     names = ", ".join(columns)
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {source}", params)
+    for part, literal in _parts(conn, rows):
+        source, params = _row_source(conn, table, columns, part, literal=literal)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {source}", params
+        )
 
 
 def upsert_rows(
@@ -114,18 +115,17 @@ def upsert_rows(
 ) -> None:
     """Insert ``rows``, or update ``update`` columns of the row with the same ``key``
     (only when the stored ``only_if`` column is at most the new one, when given)."""
-    if not rows:
-        return
-    source, params = _row_source(conn, table, columns, rows)
     names = ", ".join(columns)
     sets = ", ".join(f"{name} = excluded.{name}" for name in update)
     condition = f" WHERE {table.name}.{only_if} <= excluded.{only_if}" if only_if else ""
-    # ``WHERE true``: SQLite needs it to tell the upsert clause from a join's ON.
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {source} WHERE true "
-        f"ON CONFLICT ({key}) DO UPDATE SET {sets}{condition}",
-        params,
-    )
+    for part, literal in _parts(conn, rows):
+        source, params = _row_source(conn, table, columns, part, literal=literal)
+        # ``WHERE true``: SQLite needs it to tell the upsert clause from a join's ON.
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {source} WHERE true "
+            f"ON CONFLICT ({key}) DO UPDATE SET {sets}{condition}",
+            params,
+        )
 
 
 def update_rows(
@@ -148,10 +148,38 @@ def update_rows(
     the table's current row (``"state = %(from_state)s"``, with ``guard_params``), and a row
     it excludes is left as it is and not returned.
     """
-    if not rows:
-        return {}
-    source, params = _row_source(conn, table, [key, *columns], rows, alias="_v")
-    fixed = dict(fixed or {})
+    changed: dict[Any, tuple[Any, ...]] = {}
+    for part, literal in _parts(conn, rows):
+        changed.update(
+            _update_part(
+                conn,
+                table,
+                key,
+                columns,
+                part,
+                literal,
+                dict(fixed or {}),
+                guard,
+                guard_params,
+                returning,
+            )
+        )
+    return changed
+
+
+def _update_part(
+    conn: Connection,
+    table: Table,
+    key: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    literal: bool,
+    fixed: dict[str, Any],
+    guard: str,
+    guard_params: Mapping[str, Any] | None,
+    returning: Sequence[str],
+) -> dict[Any, tuple[Any, ...]]:
+    source, params = _row_source(conn, table, [key, *columns], rows, alias="_v", literal=literal)
     assignments = [f"{name} = _v.{name}" for name in columns]
     for index, (name, value) in enumerate(fixed.items()):
         params[f"_fixed{index}"] = _bound(conn, table, name, value)
@@ -168,8 +196,14 @@ def update_rows(
     return {row[0]: tuple(row[1:]) for row in conn.exec_driver_sql(sql, params)}
 
 
-def id_select(conn: Connection, ids: Sequence[Any]) -> Select[Any]:
-    """A select of ``ids`` (one parameter whatever their number), for ``column.in_(...)``."""
+def id_select(conn: Connection, ids: Sequence[Any]) -> Select[Any] | list[Any]:
+    """A select of ``ids`` (one parameter whatever their number), for ``column.in_(...)``;
+    on SQLite, ids holding a NUL character are bound one by one instead (its JSON
+    functions cut text there)."""
+    if conn.dialect.name == "sqlite" and _has_nul(ids):
+        return list(ids)
+    if conn.dialect.name != "sqlite":
+        ids = [pg_text(value) for value in ids]
     payload = bindparam(None, orjson.dumps(list(ids)).decode(), type_=String)
     if conn.dialect.name == "sqlite":
         values = func.json_each(payload).table_valued("value")
@@ -183,18 +217,61 @@ def guard_sql(conn: Connection, guard: str) -> str:
     return _native_guard(conn, guard)
 
 
+_VALUES_ROWS = 500
+"""Rows per ``VALUES`` statement (SQLite allows 32,766 parameters in one)."""
+
+
+def _parts(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[tuple[Sequence[Any], bool]]:
+    """``rows`` split into what travels as JSON and, on SQLite, the rows holding text with
+    a NUL character (SQLite's JSON functions cut text at the first one): those go as bound
+    parameters of a ``VALUES`` list, a few hundred rows a statement."""
+    if not rows:
+        return []
+    if conn.dialect.name != "sqlite":
+        return [(rows, False)]
+    clean = [row for row in rows if not _has_nul(row)]
+    nul = [row for row in rows if _has_nul(row)]
+    parts: list[tuple[Sequence[Any], bool]] = [(clean, False)] if clean else []
+    parts += [(nul[i : i + _VALUES_ROWS], True) for i in range(0, len(nul), _VALUES_ROWS)]
+    return parts
+
+
+def pg_text(value: Any) -> Any:
+    """``value`` as PostgreSQL can hold it: its text types cannot contain NUL, so each NUL
+    character becomes U+FFFD, as text that is not valid Unicode does everywhere in rpaml
+    (:func:`rpaml_pipeline.canonical.readable`)."""
+    return value.replace("\x00", REPLACEMENT) if isinstance(value, str) else value
+
+
+def _has_nul(row: Sequence[Any]) -> bool:
+    return any(isinstance(value, str) and "\x00" in value for value in row)
+
+
 def _row_source(
     conn: Connection,
     table: Table,
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     alias: str = "_r",
+    *,
+    literal: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The row set of ``rows`` as SQL (a table function over one JSON parameter)."""
+    """The row set of ``rows`` as SQL: a table function over one JSON parameter, or (for
+    ``literal`` rows) a ``VALUES`` list of bound parameters."""
     converters = [_converter(conn, table.c[name].type) for name in columns]
     values = [
         [convert(value) for convert, value in zip(converters, row, strict=True)] for row in rows
     ]
+    if literal:
+        params = {
+            f"_p{r}_{c}": value for r, row in enumerate(values) for c, value in enumerate(row)
+        }
+        tuples = ", ".join(
+            "(" + ", ".join(f":_p{r}_{c}" for c in range(len(columns))) + ")"
+            for r in range(len(values))
+        )
+        picks = ", ".join(f"column{c + 1} AS {name}" for c, name in enumerate(columns))
+        return f"(SELECT {picks} FROM (VALUES {tuples})) AS {alias}", params
     payload = orjson.dumps(values).decode()
     if conn.dialect.name == "sqlite":
         picks = ", ".join(
@@ -223,7 +300,9 @@ def _converter(conn: Connection, kind: TypeEngine[Any]) -> Callable[[Any], Any]:
         # PostgreSQL reads the element as text and casts it: datetimes go as ISO text.
         def to_text(value: Any) -> Any:
             value = process(value) if process is not None else value
-            return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+            if isinstance(value, dt.datetime | dt.date):
+                return value.isoformat()
+            return pg_text(value)
 
         return to_text
     if process is None:
@@ -236,7 +315,8 @@ def _bound(conn: Connection, table: Table, name: str, value: Any) -> Any:
     if isinstance(kind, JSON):
         return None if value is None else dump_json(value)
     process = kind.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return process(value) if process is not None else value
+    bound = process(value) if process is not None else value
+    return bound if conn.dialect.name == "sqlite" else pg_text(bound)
 
 
 def _pg_type(table: Table, name: str) -> str:

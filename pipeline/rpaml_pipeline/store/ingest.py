@@ -36,7 +36,7 @@ from rpaml_pipeline.canonical import to_jsonable
 from rpaml_pipeline.errors import StoreError
 from rpaml_pipeline.store import codec
 from rpaml_pipeline.store.batches import OPEN, RAW, Batches
-from rpaml_pipeline.store.bulk import id_select, insert_rows
+from rpaml_pipeline.store.bulk import id_select, insert_rows, pg_text
 from rpaml_pipeline.store.context import StoreContext, batch_ids
 from rpaml_pipeline.store.events import batch_event, record_event
 from rpaml_pipeline.store.hashing import frame_hashes, payload_hashes, text_frame
@@ -97,12 +97,16 @@ class Ingest:
             positions.setdefault(item.source, []).append(index)
         ids: list[str] = [""] * len(items)
         totals = [0, 0, 0]
+        sqlite = self._ctx.dialect == "sqlite"
         for source, indexes in positions.items():
             for start in range(0, len(indexes), CHUNK):
                 part = [items[i] for i in indexes[start : start + CHUNK]]
                 chunk = _Chunk(
                     source=source,
-                    keys=[item.natural_key for item in part],
+                    # PostgreSQL's text holds no NUL: the key is compared as stored.
+                    keys=[
+                        item.natural_key if sqlite else pg_text(item.natural_key) for item in part
+                    ],
                     payloads=[to_jsonable(dict(item.payload)) for item in part],
                     locations=[item.source_location for item in part],
                     captured=[_aware(item.captured_at) for item in part],

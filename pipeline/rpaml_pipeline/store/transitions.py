@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from rpaml_pipeline.canonical import to_jsonable
 from rpaml_pipeline.errors import RecordNotFoundError, StoreError
 from rpaml_pipeline.store.batches import Batches
-from rpaml_pipeline.store.bulk import guard_sql, id_select, update_rows
+from rpaml_pipeline.store.bulk import guard_sql, id_select, pg_text, update_rows
 from rpaml_pipeline.store.context import StoreContext
 from rpaml_pipeline.store.schema import record_events, records
 from rpaml_pipeline.store.states import RecordState
@@ -262,5 +262,6 @@ def _bind(conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
             bound[name] = value
             continue
         process = kind.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        bound[name] = process(value) if process is not None else value
+        value = process(value) if process is not None else value
+        bound[name] = value if conn.dialect.name == "sqlite" else pg_text(value)
     return bound
