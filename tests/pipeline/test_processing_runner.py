@@ -133,6 +133,13 @@ def test_a_crashing_step_quarantines_only_that_record(
         return real(cleaned, spec)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "transform", flaky)
+    # A bug in the column path sends its slice to the reference path, record by record.
+    import rpaml_pipeline.processing.batch as batch
+
+    def broken(*_: object) -> object:
+        raise RuntimeError("a bug in the column path")
+
+    monkeypatch.setattr(batch, "process_columns", broken)
     ids = _stage(store, [claim(1), claim(2), claim(3)])
     summary = process_collected(store, process_def, store.start_run("claims_triage", "process"))
     assert (summary.validated, summary.quarantined) == (2, 1)

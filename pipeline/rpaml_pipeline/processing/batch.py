@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from rpaml_pipeline.process.definition import ProcessDefinition
+from rpaml_pipeline.processing.columns import SliceResult, columns_apply, process_columns
 from rpaml_pipeline.processing.frame import processed_frame
-from rpaml_pipeline.processing.record import RawRecord, RecordOutcome, finish, prepare
+from rpaml_pipeline.processing.record import RawRecord, finish, prepare
 from rpaml_pipeline.processing.steps import PipelineSteps
-from rpaml_pipeline.quality.drift import DriftCheck, DriftFinding, profile_records
+from rpaml_pipeline.quality.drift import DriftCheck, DriftFinding, merge_profiles, profile_records
 from rpaml_pipeline.steps.contract_schema import ContractSchema
 from rpaml_pipeline.steps.validate import validate
 from rpaml_pipeline.store import codec, layout
@@ -70,10 +71,11 @@ def process_batch(work: BatchWork, batch: BatchInfo) -> BatchDone:
     enrichment is not taken again by the same run)."""
     store, done = work.store, BatchDone()
     try:
-        ready, waiting = _ready(work, batch)
+        ready, rows, waiting = _ready(work, batch)
         done.counts["waiting"] += len(waiting)
         for start in range(0, len(ready), work.chunk_size):
-            _process_slice(work, batch, ready[start : start + work.chunk_size], done)
+            end = start + work.chunk_size
+            _process_slice(work, batch, ready[start:end], rows[start:end], done)
     finally:
         with store.ctx.write() as conn:
             left = conn.execute(
@@ -87,9 +89,9 @@ def process_batch(work: BatchWork, batch: BatchInfo) -> BatchDone:
 
 def _ready(
     work: BatchWork, batch: BatchInfo
-) -> tuple[list[tuple[RawRecord, Enrichment | None]], list[str]]:
-    """The batch's collected records free to process (with their enrichment), and those
-    still waiting for a required enrichment."""
+) -> tuple[list[tuple[RawRecord, Enrichment | None]], list[int], list[str]]:
+    """The batch's collected records free to process (with their enrichment) and their rows
+    in the raw batch, and those still waiting for a required enrichment."""
     store = work.store
     now = store.now()
     with store.ctx.read() as conn:
@@ -112,27 +114,52 @@ def _ready(
         or (row.lease_expires_at is not None and row.lease_expires_at < now)
     ]
     if not free:
-        return [], []
-    frame = store.batches.frame(batch.batch_id)
-    payloads = codec.decode(frame[[int(row.batch_row) for row in free]], layout.PAYLOAD)
+        return [], [], []
     found: dict[str, Enrichment] = {}
     enrichment = work.process.enrichment
     if enrichment is not None:
         found = store.latest_enrichments(row.record_id for row in free)
     ready: list[tuple[RawRecord, Enrichment | None]] = []
+    positions: list[int] = []
     waiting: list[str] = []
-    for row, payload in zip(free, payloads, strict=True):
+    for row in free:
         if enrichment is not None and enrichment.required and row.record_id not in found:
             waiting.append(row.record_id)
             continue
-        ready.append((RawRecord(row.record_id, row.source, payload), found.get(row.record_id)))
-    return ready, waiting
+        # The payload is read later: the column path never builds one mapping per record.
+        ready.append((RawRecord(row.record_id, row.source, {}), found.get(row.record_id)))
+        positions.append(int(row.batch_row))
+    return ready, positions, waiting
 
 
-def _outcomes(
+def _slice_result(
+    work: BatchWork,
+    batch: BatchInfo,
+    items: Sequence[tuple[RawRecord, Enrichment | None]],
+    rows: Sequence[int],
+) -> SliceResult:
+    """The column path's result when it takes the slice, else the reference path's."""
+    raw = work.store.batches.frame(batch.batch_id)[list(rows)]
+    enriched = any(enrichment is not None for _, enrichment in items)
+    if not enriched and columns_apply(raw, work.process, work.steps):
+        try:
+            result = process_columns(raw, work.process, work.steps, work.check(batch.source or ""))
+        except Exception:  # a bug in the column path must not lose records: the reference
+            result = None
+        if result is not None:
+            return result
+    payloads = codec.decode(raw, layout.PAYLOAD)
+    full = [
+        (RawRecord(record.record_id, record.source, payload), enrichment)
+        for (record, enrichment), payload in zip(items, payloads, strict=True)
+    ]
+    return reference_slice(work, full)
+
+
+def reference_slice(
     work: BatchWork, items: Sequence[tuple[RawRecord, Enrichment | None]]
-) -> list[RecordOutcome]:
-    """The reference steps for every record, validated in one pandera pass."""
+) -> SliceResult:
+    """The reference steps for every record (validated in one pandera pass), as a slice."""
     process, steps = work.process, work.steps
     prepared = [prepare(record, process, steps, enrichment) for record, enrichment in items]
     ready = [outcome for outcome in prepared if outcome.reason is None]
@@ -144,7 +171,7 @@ def _outcomes(
         checked = [validate(o.cleaned, process.contract, raw=o.raw) for o in ready]
     issues = dict(zip((id(o) for o in ready), checked, strict=True))
     sources = {record.record_id: record.source for record, _ in items}
-    return [
+    outcomes = [
         outcome
         if outcome.reason is not None
         else finish(
@@ -152,20 +179,35 @@ def _outcomes(
         )
         for outcome in prepared
     ]
+    valid = [(o.raw, o.cleaned) for o in outcomes if o.to_state is not RecordState.QUARANTINED]
+    profile = (
+        profile_records(valid, process.contract)
+        if valid and process.quality is not None and process.quality.drift is not None
+        else None
+    )
+    return SliceResult(
+        frame=processed_frame(outcomes),
+        record_ids=[o.record_id for o in outcomes],
+        states=[o.to_state for o in outcomes],
+        reasons=[o.reason for o in outcomes],
+        labels=[o.label for o in outcomes],
+        label_sources=[o.label_source for o in outcomes],
+        summaries=[o.summaries for o in outcomes],
+        findings=[o.drift for o in outcomes],
+        profile=profile,
+    )
 
 
 def _process_slice(
     work: BatchWork,
     batch: BatchInfo,
     items: Sequence[tuple[RawRecord, Enrichment | None]],
+    rows: Sequence[int],
     done: BatchDone,
 ) -> None:
     store, steps = work.store, work.steps
-    outcomes = _outcomes(work, items)
-    sources = {record.record_id: record.source for record, _ in items}
-    frame = processed_frame(outcomes)
+    result = _slice_result(work, batch, items, rows)
     data_id, _ = batch_ids(0)
-    groups = _groups(outcomes)
     with store.ctx.write() as conn:
         now = store.now()
         digest = store.batches.write(
@@ -174,22 +216,21 @@ def _process_slice(
             process=work.process.name,
             kind=PROCESSED,
             run_id=work.run_id,
-            frame=frame,
+            frame=result.frame,
             source=batch.source,
             input_id=batch.batch_id,
-            pending="score" if any(o.to_state is RecordState.VALIDATED for o in outcomes) else None,
+            pending="score" if RecordState.VALIDATED in result.states else None,
         )
         moved: set[str] = set()
-        for state, members in groups:
-            own = {o.record_id: _own_values(o, state) for o in members}
+        for state, members, own in _groups(result):
             moved |= store.transitions.move(
                 conn,
                 Move(
-                    [o.record_id for o in members],
+                    members,
                     state,
                     RecordState.COLLECTED,
                     values={"data_batch_id": data_id},
-                    per_record=own if any(own.values()) else {},
+                    per_record=own,
                     lease=Lease(work.owner, free_or_owner=True),
                 ),
                 now,
@@ -210,49 +251,46 @@ def _process_slice(
                         "input_batch": batch.batch_id,
                         "input_sha256": batch.sha256,
                         "output_sha256": digest,
-                        "records": len(outcomes),
+                        "records": len(result.record_ids),
                     },
                     step_version=steps.clean.version,
                     config_hash=steps.clean.config_hash,
                 )
             )
         )
-    for outcome in outcomes:
-        if outcome.record_id not in moved:
+    source = batch.source or ""
+    for index, record_id in enumerate(result.record_ids):
+        if record_id not in moved:
             done.counts["lost"] += 1
             continue
-        done.counts[outcome.to_state.value] += 1
-        done.reasons.update(outcome.summaries)
-        done.findings.extend((sources[outcome.record_id], f) for f in outcome.drift)
-    if work.check(batch.source or "") is not None:
-        by_source: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-        for outcome in outcomes:
-            if outcome.record_id in moved and outcome.to_state is not RecordState.QUARANTINED:
-                by_source.setdefault(sources[outcome.record_id], []).append(
-                    (outcome.raw, outcome.cleaned)
-                )
-        for source, rows in by_source.items():
-            done.profiles[source] = profile_records(rows, work.process.contract)
+        done.counts[result.states[index].value] += 1
+        done.reasons.update(result.summaries[index])
+        done.findings.extend((source, finding) for finding in result.findings[index])
+    if result.profile is not None:
+        done.profiles[source] = merge_profiles(done.profiles.get(source), result.profile)
 
 
-def _groups(outcomes: Sequence[RecordOutcome]) -> list[tuple[RecordState, list[RecordOutcome]]]:
+def _groups(result: SliceResult) -> list[tuple[RecordState, list[str], dict[str, dict[str, Any]]]]:
     """The moves of a slice: plain valid records (no values of their own: one statement),
     weakly labeled valid ones, labeled ones and quarantined ones."""
-    plain = [o for o in outcomes if o.to_state is RecordState.VALIDATED and o.label is None]
-    weak = [o for o in outcomes if o.to_state is RecordState.VALIDATED and o.label is not None]
-    labeled = [o for o in outcomes if o.to_state is RecordState.LABELED]
-    quarantined = [o for o in outcomes if o.to_state is RecordState.QUARANTINED]
+    plain: list[str] = []
+    weak: dict[str, dict[str, Any]] = {}
+    labeled: dict[str, dict[str, Any]] = {}
+    quarantined: dict[str, dict[str, Any]] = {}
+    for index, record_id in enumerate(result.record_ids):
+        state = result.states[index]
+        label = {"label": result.labels[index], "label_source": result.label_sources[index]}
+        if state is RecordState.QUARANTINED:
+            quarantined[record_id] = {"reason": result.reasons[index]}
+        elif state is RecordState.LABELED:
+            labeled[record_id] = label
+        elif result.labels[index] is not None:
+            weak[record_id] = label
+        else:
+            plain.append(record_id)
     return [
-        (RecordState.VALIDATED, plain),
-        (RecordState.VALIDATED, weak),
-        (RecordState.LABELED, labeled),
-        (RecordState.QUARANTINED, quarantined),
+        (RecordState.VALIDATED, plain, {}),
+        (RecordState.VALIDATED, list(weak), weak),
+        (RecordState.LABELED, list(labeled), labeled),
+        (RecordState.QUARANTINED, list(quarantined), quarantined),
     ]
-
-
-def _own_values(outcome: RecordOutcome, state: RecordState) -> dict[str, Any]:
-    if state is RecordState.QUARANTINED:
-        return {"reason": outcome.reason}
-    if outcome.label is not None:
-        return {"label": outcome.label, "label_source": outcome.label_source}
-    return {}

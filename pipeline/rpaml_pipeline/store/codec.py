@@ -19,6 +19,10 @@ column's name (``<prefix><field><marker>``):
 When the mappings do not all have the same keys in the same order, the batch is stored as
 one ``<prefix>#record`` column holding each mapping's JSON text (order kept), and the
 steps take the per-record path for it.
+
+A typed column may have a ``<name>!text`` companion (the column path of processing writes
+one): where it holds text, that text is the value (a cleaned field whose raw text could
+not be parsed keeps the raw text).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from rpaml_pipeline.canonical import dump_json, load_json
 
 RECORD_MARKER = "#record"
 _MARKERS = ("#int", "#float", "#bool", "#date", "#json")
+TEXT_OVERRIDE = "!text"
 _INT64 = (-(2**63), 2**63 - 1)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -98,7 +103,7 @@ def plan(frame: pl.DataFrame, prefix: str) -> list[ColumnPlan] | None:
         return None
     found: list[ColumnPlan] = []
     for name in frame.columns:
-        if not name.startswith(prefix):
+        if not name.startswith(prefix) or name.endswith(TEXT_OVERRIDE):
             continue
         rest = name[len(prefix) :]
         marker = next((m for m in _MARKERS if rest.endswith(m)), "")
@@ -119,7 +124,7 @@ def decode(frame: pl.DataFrame, prefix: str) -> list[dict[str, Any]]:
     if not fields:
         return [{} for _ in range(frame.height)]
     names = [field for field, _, _ in fields]
-    columns = [_values(frame.get_column(column), marker) for _, marker, column in fields]
+    columns = [_overridden(frame, column, marker) for _, marker, column in fields]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
@@ -129,6 +134,14 @@ def decode_where(frame: pl.DataFrame, prefix: str, present: str) -> list[dict[st
     keep = frame.get_column(present).to_list()
     decoded = decode(frame, prefix)
     return [mapping if flag else None for mapping, flag in zip(decoded, keep, strict=True)]
+
+
+def _overridden(frame: pl.DataFrame, column: str, marker: str) -> list[Any]:
+    values = _values(frame.get_column(column), marker)
+    if column + TEXT_OVERRIDE not in frame.columns:
+        return values
+    texts = frame.get_column(column + TEXT_OVERRIDE).to_list()
+    return [value if text is None else text for value, text in zip(values, texts, strict=True)]
 
 
 def _values(series: pl.Series, marker: str) -> list[Any]:
@@ -148,4 +161,12 @@ def field_column(frame: pl.DataFrame, prefix: str, field: str) -> str | None:
     return None
 
 
-__all__ = ["RECORD_MARKER", "decode", "decode_where", "encode", "field_column", "plan"]
+__all__ = [
+    "RECORD_MARKER",
+    "TEXT_OVERRIDE",
+    "decode",
+    "decode_where",
+    "encode",
+    "field_column",
+    "plan",
+]
