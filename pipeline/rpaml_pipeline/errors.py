@@ -100,6 +100,10 @@ class LeaseLostError(StoreError):
     """
 
 
+class HeldBatchError(StoreError):
+    """A held batch cannot be released or rejected (unknown, not held, already decided)."""
+
+
 class StepError(RpamlPipelineError):
     """A pipeline step was configured in a way it cannot run."""
 

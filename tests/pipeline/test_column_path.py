@@ -24,6 +24,8 @@ from rpaml_pipeline.store import codec, layout
 
 SOURCE = "robot:collect_claims"
 MESSY: dict[str, list[str]] = {
+    "reported_date": ["2026-03-10", "2027-01-01", "01/01/2020"],
+    "policy_start_date": ["2026-03-20", "2019-01-01"],
     "amount": ["$12,345.67", "USD 1,200.00", "880.5", "12,3x4", "-5", "4,500,000.00", " 7 "],
     "incident_date": ["2026-03-14", "14/03/2026", "Mar 14, 2026", "2026-02-30", "someday"],
     "claimant_age": ["42", "16", "200", "4.0", "x", "1,200"],

@@ -13,6 +13,7 @@ from rpaml_pipeline.cli.common import echo_json, friendly_errors, settings_of
 from rpaml_pipeline.orchestration import engine_settings
 from rpaml_pipeline.orchestration.control import orchestration_summary
 from rpaml_pipeline.process import load_process
+from rpaml_pipeline.processing.held_batches import held_batches
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import Store
 
@@ -27,11 +28,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
     with Store.connect(settings.resolved_store_url) as store:
         counts = store.counts()
         runs = store.list_runs(limit=10)
+        held = {process: len(held_batches(store, process)) for process in counts}
     orchestration = _orchestration(settings)
     if as_json:
         echo_json(
             {
                 "records": counts,
+                "held_batches": held,
                 "workflows": orchestration["workflows"],
                 "queues": orchestration["queues"],
                 "runs": [
@@ -55,6 +58,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{process}: {sum(states.values())} records")
         for state, count in sorted(states.items()):
             click.echo(f"  {state:<12} {count:>7}")
+        if held.get(process):
+            click.echo(f"  {held[process]} batch(es) held by the gate: rpaml quarantine list")
     if runs:
         click.echo("Latest runs:")
         for run in runs:

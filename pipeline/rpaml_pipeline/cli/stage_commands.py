@@ -31,6 +31,12 @@ def pipeline_run(ctx: click.Context, as_json: bool) -> None:
     )
     for reason, count in figures["top_reasons"]:
         click.echo(f"  {count:>4} x {reason}")
+    for held in figures.get("held_batches", []):
+        click.echo(
+            f"HELD batch {held['batch']} from {held['source']} ({held['records']} records): "
+            f"{held['reason']}\n  release or reject it: rpaml quarantine release|reject "
+            f"{held['batch']} --reason ..."
+        )
 
 
 @pipeline.command("score")

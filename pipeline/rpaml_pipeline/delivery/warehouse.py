@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from rpaml_pipeline.delivery.columns import Column, ColumnKind
-from rpaml_pipeline.store.bulk import upsert_rows
+from rpaml_pipeline.store.bulk import SQLITE_DATE, SQLITE_TIMESTAMP, upsert_rows
 
 _SQL_TYPES: dict[ColumnKind, TypeEngine[Any]] = {
     "string": Text(),
@@ -109,11 +109,31 @@ def upsert_frame(engine: Engine, table: Table, rows: pl.DataFrame) -> int:
     table.metadata.create_all(engine, checkfirst=True)
     names = [column.name for column in table.columns]
     updated = [name for name in names if name != KEY]
+    sqlite = engine.dialect.name == "sqlite"
+    frame = _sqlite_text(rows.select(names)) if sqlite else rows.select(names)
     with engine.begin() as conn:
-        for start in range(0, rows.height, _FRAME_CHUNK):
-            part = rows.slice(start, _FRAME_CHUNK).select(names).rows()
-            upsert_rows(conn, table, names, part, key=KEY, update=updated, only_if="revision")
+        for start in range(0, frame.height, _FRAME_CHUNK):
+            part = frame.slice(start, _FRAME_CHUNK).rows()
+            upsert_rows(
+                conn, table, names, part, key=KEY, update=updated, only_if="revision",
+                bound=sqlite,
+            )  # fmt: skip
     return rows.height
+
+
+def _sqlite_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates and timestamps as SQLite stores them, formatted by polars for the whole frame
+    (per value in Python, SQLAlchemy's bind processors cost more than the writes)."""
+    converted = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None:
+                column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            converted.append(column.dt.strftime(SQLITE_TIMESTAMP).alias(name))
+        elif dtype == pl.Date:
+            converted.append(column.dt.strftime(SQLITE_DATE).alias(name))
+    return frame.with_columns(converted) if converted else frame
 
 
 def _for_dialect(row: dict[str, Any], dialect: str) -> dict[str, Any]:

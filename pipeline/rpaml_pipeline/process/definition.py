@@ -13,80 +13,37 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-FieldType = Literal["string", "integer", "number", "money", "date", "boolean", "category"]
-FeatureKind = Literal["numeric", "categorical", "boolean"]
-Scalar = str | int | float | bool | None
+# The sections other modules hold, importable from here as before (the public model).
+from rpaml_pipeline.process.contract import Contract, FieldSpec, OrderedRule
+from rpaml_pipeline.process.io_sections import (
+    DeliverableState,
+    DeliveryTarget,
+    HttpSource,
+    InboxSource,
+    ParquetTarget,
+    ReportTarget,
+    SourceSpec,
+    SqlSource,
+    WarehouseTarget,
+    WebhookTarget,
+)
+from rpaml_pipeline.process.quality_sections import DriftSpec, GateSpec, QualitySpec
+from rpaml_pipeline.process.section_base import (
+    FeatureKind,
+    FieldName,
+    FieldType,
+    Scalar,
+    Section,
+)
 
-# A field name as it appears in payloads (snake_case keys, as the robots normalise them).
-FieldName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-# --- contract ---------------------------------------------------------------------------
-
-
-class FieldSpec(_Section):
-    """One field of the data contract, checked on the *cleaned* (typed) value."""
-
-    type: FieldType
-    required: bool = False
-    description: str | None = None
-    pattern: str | None = None
-    """Regular expression the whole (string) value must match."""
-    pattern_hint: str | None = None
-    """How a person would describe the pattern (``POL-NNNNNN``); used in messages."""
-    min: float | None = None
-    max: float | None = None
-    values: list[str] | None = None
-    """Allowed values of a ``category`` field."""
-    formats: list[str] | None = None
-    """``strptime`` formats a ``date`` field may still be written in after cleaning."""
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression ({exc})") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _options_fit_type(self) -> FieldSpec:
-        if self.type == "category" and not self.values:
-            raise ValueError("a category field needs 'values' (the allowed categories)")
-        if self.values is not None and self.type != "category":
-            raise ValueError("'values' is only allowed on category fields")
-        if self.formats is not None and self.type != "date":
-            raise ValueError("'formats' is only allowed on date fields")
-        if self.pattern is not None and self.type not in ("string", "category"):
-            raise ValueError("'pattern' is only allowed on string and category fields")
-        numeric = ("integer", "number", "money")
-        if (self.min is not None or self.max is not None) and self.type not in numeric:
-            raise ValueError("'min'/'max' are only allowed on integer, number and money fields")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
-        return self
-
-
-class Contract(_Section):
-    """The data contract: which fields a record has, their types and constraints."""
-
-    natural_key: list[FieldName] = Field(min_length=1)
-    fields: dict[FieldName, FieldSpec] = Field(min_length=1)
-
 
 # --- cleaning ---------------------------------------------------------------------------
 
 
-class _Rule(_Section):
+class _Rule(Section):
     name: str | None = None
     """Optional human name of the rule, shown in cleaning notes."""
     fields: list[str] = Field(min_length=1)
@@ -181,7 +138,7 @@ CleaningRule = Annotated[
 # --- transform --------------------------------------------------------------------------
 
 
-class DaysBetween(_Section):
+class DaysBetween(Section):
     """``name = end - start`` in whole days (both date fields)."""
 
     op: Literal["days_between"]
@@ -190,7 +147,7 @@ class DaysBetween(_Section):
     end: FieldName
 
 
-class Copy(_Section):
+class Copy(Section):
     """``name = source`` (a cleaned field used unchanged as a feature)."""
 
     op: Literal["copy"]
@@ -201,7 +158,7 @@ class Copy(_Section):
 Derivation = Annotated[DaysBetween | Copy, Field(discriminator="op")]
 
 
-class TransformSpec(_Section):
+class TransformSpec(Section):
     """How features are derived from the cleaned record."""
 
     features: list[Derivation] = Field(min_length=1)
@@ -210,7 +167,7 @@ class TransformSpec(_Section):
 # --- labeling ---------------------------------------------------------------------------
 
 
-class LabelingSpec(_Section):
+class LabelingSpec(Section):
     """Where a record's known outcome comes from and which label each outcome means."""
 
     field: FieldName
@@ -222,7 +179,7 @@ class LabelingSpec(_Section):
 ConditionOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "missing", "present"]
 
 
-class Condition(_Section):
+class Condition(Section):
     """``<field> <op> <value>`` on a valid record's cleaned fields and features."""
 
     field: FieldName
@@ -240,7 +197,7 @@ class Condition(_Section):
         return self
 
 
-class WeakLabelRule(_Section):
+class WeakLabelRule(Section):
     """A rule-based (weak) label for a valid record whose outcome is not known yet.
 
     Recorded with ``label_source = weak:<name>``; the record stays ``validated`` (it is
@@ -253,31 +210,10 @@ class WeakLabelRule(_Section):
     """Every condition must hold; the first rule (in file order) that matches wins."""
 
 
-# --- quality --------------------------------------------------------------------------
-
-
-class DriftSpec(_Section):
-    """Contract drift: compare each record with what its source delivered in earlier runs
-    (see :mod:`rpaml_pipeline.quality.drift`)."""
-
-    min_records: int = Field(default=200, ge=1)
-    """Checks start once the source's profile holds this many valid records."""
-    range_tolerance: float = Field(default=1.0, gt=0)
-    """A value is far outside when it lies beyond the seen range by this many range widths."""
-    quarantine: bool = True
-    """Quarantine drifted records (otherwise only alert)."""
-
-
-class QualitySpec(_Section):
-    """Data-quality checks beyond the contract."""
-
-    drift: DriftSpec | None = None
-
-
 # --- enrichment -------------------------------------------------------------------------
 
 
-class EnrichmentSpec(_Section):
+class EnrichmentSpec(Section):
     """Fields a robot looks up for each record in another application (``Store.add_enrichment``).
 
     The runner merges the newest enrichment's ``fields`` (every payload field when the list
@@ -294,7 +230,7 @@ class EnrichmentSpec(_Section):
 # --- model and policy -------------------------------------------------------------------
 
 
-class ModelFeature(_Section):
+class ModelFeature(Section):
     """One model input; categorical features list their categories."""
 
     name: FieldName
@@ -310,7 +246,7 @@ class ModelFeature(_Section):
         return self
 
 
-class ModelSpec(_Section):
+class ModelSpec(Section):
     """The model a process is scored by."""
 
     name: str = Field(min_length=1)
@@ -319,7 +255,7 @@ class ModelSpec(_Section):
     params: dict[str, Scalar] = Field(default_factory=dict)
 
 
-class Thresholds(_Section):
+class Thresholds(Section):
     """Score thresholds: approve below, reject at or above, escalate in between."""
 
     approve_below: float = Field(ge=0.0, le=1.0)
@@ -335,7 +271,7 @@ class Thresholds(_Section):
         return self
 
 
-class Costs(_Section):
+class Costs(Section):
     """Expected-cost decision: the cost of each mistake and of escalating."""
 
     false_approve: float = Field(ge=0.0)
@@ -343,7 +279,7 @@ class Costs(_Section):
     escalate: float = Field(ge=0.0)
 
 
-class PolicySpec(_Section):
+class PolicySpec(Section):
     """The versioned decision policy (thresholds or expected costs)."""
 
     version: str = Field(min_length=1)
@@ -360,7 +296,7 @@ class PolicySpec(_Section):
 # --- robots and schedules ---------------------------------------------------------------
 
 
-class RobotsSpec(_Section):
+class RobotsSpec(Section):
     """The robot task suite (``robots/tasks/<name>.robot``) playing each role."""
 
     history: str | None = None
@@ -380,7 +316,7 @@ def _check_cron(value: str) -> str:
 Cron = Annotated[str, AfterValidator(_check_cron)]
 
 
-class ProcessDefinition(_Section):
+class ProcessDefinition(Section):
     """A whole business process, as declared in its YAML file."""
 
     name: FieldName
@@ -404,130 +340,36 @@ class ProcessDefinition(_Section):
     """Where processed records, scores and decisions go; ``rpaml deliver``."""
 
 
-# --- sources (besides robots) -----------------------------------------------------------
-# Paths are relative to the data folder. In URLs and headers, ``{data_dir}`` stands for it
-# and ``${NAME}`` for a variable from the environment or the secrets file (never write a
-# password or token here: rpaml_pipeline.process.placeholders).
-
-
-class _SourceBase(_Section):
-    name: FieldName
-    fields: dict[FieldName, str] = Field(default_factory=dict)
-    """Payload field <- source column. Unmapped columns keep their name in snake_case."""
-
-
-class InboxSource(_SourceBase):
-    """Files dropped into a folder: CSV, Excel (``.xlsx``), JSON lines, PDF text.
-
-    Each file is taken once (by content hash) and moved to ``done/`` once its records are
-    committed, or to ``failed/`` with a ``.reason.txt`` beside it.
-    """
-
-    kind: Literal["inbox"]
-    path: str = Field(min_length=1)
-    patterns: list[str] = Field(
-        default_factory=lambda: ["*.csv", "*.xlsx", "*.jsonl", "*.pdf"], min_length=1
-    )
-    csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8"
-    sheet: str | None = None
-    """Excel worksheet to read (the first one when not given)."""
-    pdf_record_pattern: str | None = None
-    """Regular expression with named groups; each match in a PDF's text is one record."""
-
-    @field_validator("pdf_record_pattern")
-    @classmethod
-    def _named_groups(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                compiled = re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression ({exc})") from exc
-            if not compiled.groupindex:
-                raise ValueError("needs named groups, e.g. (?P<claim_id>CLM-\\d{6})")
-        return value
-
-
-class SqlSource(_SourceBase):
-    """Rows of a SQL query against any SQLAlchemy URL."""
-
-    kind: Literal["sql"]
-    url: str = Field(min_length=1)
-    query: str = Field(min_length=1)
-
-
-class HttpSource(_SourceBase):
-    """Records from an HTTP endpoint answering JSON (a list, or a list under ``records_path``)."""
-
-    kind: Literal["http"]
-    url: str = Field(pattern=r"^https?://")
-    records_path: str | None = None
-    """Dotted path to the list of records in the JSON answer (``data.items``)."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Extra request headers, e.g. ``Authorization: "Bearer ${PARTNER_TOKEN}"``."""
-    timeout_seconds: float = Field(default=30.0, gt=0)
-
-
-SourceSpec = Annotated[InboxSource | SqlSource | HttpSource, Field(discriminator="kind")]
-
-
-# --- delivery ---------------------------------------------------------------------------
-
-DeliverableState = Literal["validated", "scored", "decided", "acting", "acted", "labeled"]
-_DELIVERED_BY_DEFAULT: tuple[DeliverableState, ...] = (
-    "validated",
-    "scored",
-    "decided",
-    "acting",
-    "acted",
-)
-
-
-class _TargetBase(_Section):
-    name: FieldName
-    states: list[DeliverableState] = Field(
-        default_factory=lambda: list(_DELIVERED_BY_DEFAULT), min_length=1
-    )
-    """Records in these states are delivered (each change of a record once per target)."""
-
-
-class ParquetTarget(_TargetBase):
-    """A Parquet data lake: ``<path>/process=<name>/date=<YYYY-MM-DD>/part-*.parquet``."""
-
-    kind: Literal["parquet"]
-    path: str = "lake"
-
-
-class WarehouseTarget(_TargetBase):
-    """A table in any SQLAlchemy database, upserted by the natural key."""
-
-    kind: Literal["warehouse"]
-    url: str = Field(min_length=1)
-    table: FieldName
-
-
-class ReportTarget(_TargetBase):
-    """A CSV or Excel report per delivery run under ``path``."""
-
-    kind: Literal["report"]
-    path: str = "reports"
-    format: Literal["csv", "xlsx"] = "csv"
-
-
-class WebhookTarget(_TargetBase):
-    """JSON POSTs of record batches, retried with exponential backoff."""
-
-    kind: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://")
-    batch_size: int = Field(default=500, ge=1)
-    retries: int = Field(default=3, ge=0)
-    backoff_seconds: float = Field(default=1.0, ge=0)
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Extra request headers, e.g. ``Authorization: "Bearer ${WEBHOOK_TOKEN}"``."""
-
-
-DeliveryTarget = Annotated[
-    ParquetTarget | WarehouseTarget | ReportTarget | WebhookTarget,
-    Field(discriminator="kind"),
+__all__ = [
+    "CleaningRule",
+    "Condition",
+    "Contract",
+    "DaysBetween",
+    "DefaultRule",
+    "DeliverableState",
+    "DeliveryTarget",
+    "DriftSpec",
+    "FeatureKind",
+    "FieldName",
+    "FieldSpec",
+    "FieldType",
+    "GateSpec",
+    "HttpSource",
+    "InboxSource",
+    "LabelingSpec",
+    "MapRule",
+    "OrderedRule",
+    "ParquetTarget",
+    "ProcessDefinition",
+    "QualitySpec",
+    "ReportTarget",
+    "Scalar",
+    "Section",
+    "SourceSpec",
+    "SqlSource",
+    "TransformSpec",
+    "TrimRule",
+    "WarehouseTarget",
+    "WeakLabelRule",
+    "WebhookTarget",
 ]

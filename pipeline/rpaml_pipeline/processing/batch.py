@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from rpaml_pipeline.process.definition import ProcessDefinition
 from rpaml_pipeline.processing.columns import SliceResult, columns_apply, process_columns
 from rpaml_pipeline.processing.frame import processed_frame
+from rpaml_pipeline.processing.gating import Gated, gate_detail, gate_slice, held
 from rpaml_pipeline.processing.record import RawRecord, finish, prepare
 from rpaml_pipeline.processing.steps import PipelineSteps
 from rpaml_pipeline.quality.drift import DriftCheck, DriftFinding, merge_profiles, profile_records
+from rpaml_pipeline.quality.gate import BatchGate, GateVerdict, merge_history
 from rpaml_pipeline.steps.contract_schema import ContractSchema
 from rpaml_pipeline.steps.validate import validate
 from rpaml_pipeline.store import codec, layout
-from rpaml_pipeline.store.batches import PROCESSED, BatchInfo
+from rpaml_pipeline.store.batches import HELD, PROCESSED, RELEASED, BatchInfo
 from rpaml_pipeline.store.context import batch_ids
 from rpaml_pipeline.store.events import BATCH_STEPS_KEY, batch_event
 from rpaml_pipeline.store.records import Enrichment
@@ -42,6 +47,8 @@ class BatchWork:
     checks: dict[str, DriftCheck] = field(default_factory=dict)
     """Per source, its drift baseline compiled once."""
     schema: ContractSchema | None = None
+    gate: BatchGate | None = None
+    """The batch gate (None when the process has none)."""
 
     def check(self, source: str) -> DriftCheck | None:
         """The drift check of ``source`` (None when the process checks no drift)."""
@@ -63,6 +70,10 @@ class BatchDone:
     reasons: Counter[str] = field(default_factory=Counter)
     findings: list[tuple[str, DriftFinding]] = field(default_factory=list)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    histories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per source, the gate's figures of what it let through."""
+    held: list[dict[str, Any]] = field(default_factory=list)
+    """The batches the gate held (alerts of the run)."""
 
 
 def process_batch(work: BatchWork, batch: BatchInfo) -> BatchDone:
@@ -73,9 +84,11 @@ def process_batch(work: BatchWork, batch: BatchInfo) -> BatchDone:
     try:
         ready, rows, waiting = _ready(work, batch)
         done.counts["waiting"] += len(waiting)
+        verdict: GateVerdict | None = None
         for start in range(0, len(ready), work.chunk_size):
             end = start + work.chunk_size
-            _process_slice(work, batch, ready[start:end], rows[start:end], done)
+            # Once one slice is held, so is the rest of its batch.
+            verdict = _process_slice(work, batch, ready[start:end], rows[start:end], done, verdict)
     finally:
         with store.ctx.write() as conn:
             left = conn.execute(
@@ -136,10 +149,9 @@ def _slice_result(
     work: BatchWork,
     batch: BatchInfo,
     items: Sequence[tuple[RawRecord, Enrichment | None]],
-    rows: Sequence[int],
+    raw: pl.DataFrame,
 ) -> SliceResult:
     """The column path's result when it takes the slice, else the reference path's."""
-    raw = work.store.batches.frame(batch.batch_id)[list(rows)]
     enriched = any(enrichment is not None for _, enrichment in items)
     if not enriched and columns_apply(raw, work.process, work.steps):
         try:
@@ -204,9 +216,19 @@ def _process_slice(
     items: Sequence[tuple[RawRecord, Enrichment | None]],
     rows: Sequence[int],
     done: BatchDone,
-) -> None:
+    verdict: GateVerdict | None,
+) -> GateVerdict | None:
+    """Process one slice; return the gate's verdict when it held the slice."""
     store, steps = work.store, work.steps
-    result = _slice_result(work, batch, items, rows)
+    raw = store.batches.frame(batch.batch_id)[list(rows)]
+    source = batch.source or ""
+    result = _slice_result(work, batch, items, raw)
+    if verdict is not None:
+        gated = Gated(held(result, verdict), verdict, None)
+    else:
+        gated = gate_slice(work.gate, source, raw, result, judge=batch.status != RELEASED)
+    result = gated.result
+    stopped = gated.verdict if gated.verdict is not None and gated.verdict.held else None
     data_id, _ = batch_ids(0)
     with store.ctx.write() as conn:
         now = store.now()
@@ -258,7 +280,22 @@ def _process_slice(
                 )
             )
         )
-    source = batch.source or ""
+        if stopped is not None:
+            _hold(conn, work, batch, data_id, stopped, now)
+        elif gated.verdict is not None and gated.verdict.against is not None:
+            store.batches.set_status(conn, batch.batch_id, batch.status, gated.verdict.as_dict())
+    if stopped is not None:
+        done.held.append(
+            {
+                "batch": batch.batch_id,
+                "source": source,
+                "records": len(result.record_ids),
+                "reason": stopped.reason,
+                "findings": [finding.as_dict() for finding in stopped.findings],
+            }
+        )
+    if gated.history is not None:
+        done.histories[source] = merge_history(done.histories.get(source), gated.history)
     for index, record_id in enumerate(result.record_ids):
         if record_id not in moved:
             done.counts["lost"] += 1
@@ -268,6 +305,26 @@ def _process_slice(
         done.findings.extend((source, finding) for finding in result.findings[index])
     if result.profile is not None:
         done.profiles[source] = merge_profiles(done.profiles.get(source), result.profile)
+    return stopped
+
+
+def _hold(
+    conn: Connection,
+    work: BatchWork,
+    batch: BatchInfo,
+    data_id: str,
+    verdict: GateVerdict,
+    now: dt.datetime,
+) -> None:
+    """Mark the raw batch and its processed slice held, with the gate's event."""
+    detail = gate_detail(verdict, input_batch=batch.batch_id, by=work.owner)
+    work.store.batches.set_status(conn, batch.batch_id, HELD, verdict.as_dict())
+    work.store.batches.set_status(conn, data_id, HELD, verdict.as_dict())
+    conn.execute(
+        record_events.insert().values(
+            batch_event(data_id, work.run_id, "gate", None, RecordState.QUARANTINED, now, detail)
+        )
+    )
 
 
 def _groups(result: SliceResult) -> list[tuple[RecordState, list[str], dict[str, dict[str, Any]]]]:

@@ -20,6 +20,7 @@ from rpaml_pipeline.process.definition import DaysBetween, ProcessDefinition
 from rpaml_pipeline.processing.columns_check import (
     FINDING,
     ISSUE,
+    drift_order_offset,
     drift_rows,
     issue_rows,
     per_row,
@@ -84,7 +85,7 @@ def process_columns(
         # A drifted field is one more failing field of the record, with rule "drift".
         blocking = drift.filter("quarantine").select(
             "row",
-            (pl.col("order") + len(process.contract.fields)).alias("order"),
+            (pl.col("order") + drift_order_offset(process.contract)).alias("order"),
             "field",
             pl.lit("drift").alias("rule"),
             "message",
@@ -140,7 +141,7 @@ def _per_record(
 ) -> list[Any]:
     """``combine`` of each row's values of ``column`` in ``long`` (``default`` for others)."""
     out = [default] * height
-    ordered = long.sort("row", "order")
+    ordered = long.sort("row", "order", maintain_order=True)
     grouped: dict[int, list[Any]] = {}
     for row, value in zip(ordered["row"].to_list(), ordered[column].to_list(), strict=True):
         grouped.setdefault(row, []).append(value)
@@ -153,7 +154,7 @@ def _findings(drift: pl.DataFrame | None, height: int) -> list[list[DriftFinding
     found: list[list[DriftFinding]] = [[] for _ in range(height)]
     if drift is None:
         return found
-    for row in drift.sort("row", "order").iter_rows(named=True):
+    for row in drift.sort("row", "order", maintain_order=True).iter_rows(named=True):
         found[row["row"]].append(
             DriftFinding(
                 row["field"], row["kind"], row["message"], row["summary"], row["quarantine"]

@@ -22,6 +22,7 @@ from rpaml_pipeline.process.definition import Contract, FieldSpec
 from rpaml_pipeline.processing.columns_clean import CleanedBatch
 from rpaml_pipeline.quality.drift import DriftCheck, _article, _number
 from rpaml_pipeline.steps.clean import Unparsed, parse_date
+from rpaml_pipeline.steps.cross_field import column_issues
 from rpaml_pipeline.steps.validate import _ISO, _UNREADABLE, _quote
 
 ISSUE = pl.Struct({"field": pl.String, "rule": pl.String, "message": pl.String})
@@ -58,7 +59,16 @@ def issue_rows(
         shown = raw.get_column(name) if name in keys else values
         rule, text = _field_checks(spec, values, expected)
         found.extend(_sentences(name, order, rule, text, shown))
+    typed = {item.name: item.values for item in cleaned.fields if item.name in contract.fields}
+    for row in column_issues(contract, typed, height):
+        # After every field's own issues, as the per-record path lists them.
+        found.append({**row, "order": len(contract.fields)})
     return pl.DataFrame(found, schema=ISSUE_ROWS)
+
+
+def drift_order_offset(contract: Contract) -> int:
+    """The first ``order`` after every issue :func:`issue_rows` finds (drift findings use it)."""
+    return len(contract.fields) + 1
 
 
 ISSUE_ROWS = {
@@ -311,9 +321,13 @@ def per_row(long: pl.DataFrame, height: int, value: pl.Expr, inner: pl.DataType)
     """Each row's list of ``value`` over the rows of ``long`` that name it, in their order
     (an empty list for a row none names)."""
     rows = pl.DataFrame({"row": pl.arange(0, height, eager=True, dtype=pl.Int64)})
-    grouped = long.sort("row", "order").group_by("row", maintain_order=True).agg(value.alias("v"))
+    grouped = (
+        long.sort("row", "order", maintain_order=True)
+        .group_by("row", maintain_order=True)
+        .agg(value.alias("v"))
+    )
     empty = pl.lit([], dtype=pl.List(inner))
     return rows.join(grouped, on="row", how="left").select(pl.col("v").fill_null(empty)).to_series()
 
 
-__all__ = ["FINDING", "ISSUE", "drift_rows", "issue_rows", "per_row"]
+__all__ = ["FINDING", "ISSUE", "drift_order_offset", "drift_rows", "issue_rows", "per_row"]

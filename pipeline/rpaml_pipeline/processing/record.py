@@ -21,10 +21,11 @@ from rpaml_pipeline.process.definition import ProcessDefinition
 from rpaml_pipeline.processing.steps import PipelineSteps
 from rpaml_pipeline.quality.drift import DriftCheck, DriftFinding
 from rpaml_pipeline.steps.clean import Unparsed
+from rpaml_pipeline.steps.field_issue import FieldIssue
 from rpaml_pipeline.steps.identity import StepInfo
 from rpaml_pipeline.steps.label import label, weak_label
 from rpaml_pipeline.steps.transform import transform
-from rpaml_pipeline.steps.validate import FieldIssue, validate
+from rpaml_pipeline.steps.validate import validate
 from rpaml_pipeline.store.records import Enrichment
 from rpaml_pipeline.store.states import RecordState
 

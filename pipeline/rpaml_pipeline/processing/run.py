@@ -29,7 +29,8 @@ from rpaml_pipeline.process.definition import ProcessDefinition
 from rpaml_pipeline.process.loader import process_hash
 from rpaml_pipeline.processing.batch import BatchWork, process_batch
 from rpaml_pipeline.processing.steps import PipelineSteps
-from rpaml_pipeline.quality.drift import DriftFinding, alerts, merge_profiles
+from rpaml_pipeline.quality.drift import DriftFinding, alerts, empty_profile, merge_profiles
+from rpaml_pipeline.quality.gate import BatchGate, merge_history
 from rpaml_pipeline.store.store import Store
 
 
@@ -53,6 +54,8 @@ class ProcessSummary:
     """Contract drift found in this run, one alert per source, field and kind."""
     robot_runs: list[str] = field(default_factory=list)
     """The runs that collected the records processed."""
+    held_batches: list[dict[str, Any]] = field(default_factory=list)
+    """The batches the batch gate held, with its figures (alerts of the run)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (for ``Store.finish_run`` summaries and reports)."""
@@ -65,6 +68,7 @@ class ProcessSummary:
             "waiting": self.waiting,
             "top_reasons": [[reason, count] for reason, count in self.top_reasons],
             "drift_alerts": self.drift_alerts,
+            "held_batches": self.held_batches,
         }
 
 
@@ -89,7 +93,9 @@ def process_collected(
     owner = owner or f"pipeline:{run_id}"
     config_hash = process_hash(process)
     drift = process.quality.drift if process.quality is not None else None
-    baseline = store.source_profiles(process.name) if drift is not None else {}
+    gate = process.quality.gate if process.quality is not None else None
+    profiling = drift is not None or gate is not None
+    baseline = store.source_profiles(process.name) if profiling else {}
     # The exact configuration (and drift baseline) this run used, so `rpaml pipeline
     # replay` can re-run it.
     store.annotate_run(
@@ -97,7 +103,7 @@ def process_collected(
         {
             "process_definition": process.model_dump(mode="json"),
             "process_hash": config_hash,
-            **({"drift_baseline": baseline} if drift is not None else {}),
+            **({"drift_baseline": baseline} if profiling else {}),
         },
     )
     work = BatchWork(
@@ -108,12 +114,15 @@ def process_collected(
         owner=owner,
         baseline=baseline,
         chunk_size=chunk_size,
+        gate=BatchGate(process, baseline) if gate is not None else None,
     )
     robot_runs: set[str] = set()
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     findings: list[tuple[str, DriftFinding]] = []
     profiled: dict[str, dict[str, Any]] = {}
+    histories: dict[str, dict[str, Any]] = {}
+    held_batches: list[dict[str, Any]] = []
     held: list[str] = []
     try:
         while True:
@@ -130,20 +139,27 @@ def process_collected(
             robot_runs.add(claimed[0].run_id)
             for source, profile in done.profiles.items():
                 profiled[source] = merge_profiles(profiled.get(source), profile)
+            for source, history in done.histories.items():
+                histories[source] = merge_history(histories.get(source), history)
+            held_batches.extend(done.held)
     finally:
         for batch_id in held:
             store.batches.release(batch_id, owner)
     drift_alerts = alerts(findings)
-    if drift is not None:
+    if profiling:
         # Merged into the profiles as stored now (not as this run found them), so what
         # runs working side by side learned is kept.
-        stored = store.source_profiles(process.name) if profiled else {}
+        learned = {
+            src: {**profiled.get(src, empty_profile()), "gate": histories.get(src)}
+            for src in set(profiled) | set(histories)
+        }
+        stored = store.source_profiles(process.name) if learned else {}
         store.save_source_profiles(
             process.name,
-            {src: merge_profiles(stored.get(src), prof) for src, prof in profiled.items()},
+            {src: merge_profiles(stored.get(src), prof) for src, prof in learned.items()},
             run_id=run_id,
         )
-        store.annotate_run(run_id, {"drift_alerts": drift_alerts})
+        store.annotate_run(run_id, {"drift_alerts": drift_alerts, "held_batches": held_batches})
     return ProcessSummary(
         run_id=run_id,
         process=process.name,
@@ -156,4 +172,5 @@ def process_collected(
         top_reasons=reasons.most_common(top),
         drift_alerts=drift_alerts,
         robot_runs=sorted(robot_runs),
+        held_batches=held_batches,
     )

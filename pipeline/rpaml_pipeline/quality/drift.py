@@ -32,6 +32,7 @@ from typing import Any
 import polars as pl
 
 from rpaml_pipeline.process.definition import Contract, DriftSpec
+from rpaml_pipeline.quality.gate import merge_history
 
 PROFILE_VERSION = 1
 _NUMERIC = ("integer", "number", "money")
@@ -219,8 +220,13 @@ def merge_profiles(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dic
     Quantiles of the merged profile are the record-weighted mean of both: an approximation
     kept for people reading the profile; the checks use the exact minimum and maximum.
     """
+    gate = merge_history(
+        old.get("gate") if old is not None else None, new.get("gate")
+    )  # the batch gate's history (every record the gate let through, valid or not)
     if old is None or not old.get("records"):
-        return dict(new)
+        return {**new, "gate": gate} if gate else dict(new)
+    if not new.get("records"):
+        return {**old, "gate": gate} if gate else dict(old)
     n_old, n_new = int(old["records"]), int(new["records"])
     columns: dict[str, dict[str, Any]] = {}
     for name in sorted(set(old["columns"]) | set(new["columns"])):
@@ -249,7 +255,13 @@ def merge_profiles(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dic
                 set(a.get("categories", [])) | set(b.get("categories", []))
             )
         columns[name] = column
-    return {"version": PROFILE_VERSION, "records": n_old + n_new, "columns": columns}
+    merged = {"version": PROFILE_VERSION, "records": n_old + n_new, "columns": columns}
+    return {**merged, "gate": gate} if gate else merged
+
+
+def empty_profile() -> dict[str, Any]:
+    """The profile of no records (a source the drift checks have not seen yet)."""
+    return {"version": PROFILE_VERSION, "records": 0, "columns": {}}
 
 
 def alerts(found: Iterable[tuple[str, DriftFinding]]) -> list[dict[str, Any]]:

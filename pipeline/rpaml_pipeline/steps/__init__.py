@@ -11,10 +11,11 @@ cites the raw value when a cleaned one fails (see :mod:`rpaml_pipeline.steps.cle
 
 from rpaml_pipeline.steps.clean import Cleaner, CleaningNote, Unparsed, clean, clean_step
 from rpaml_pipeline.steps.contract_schema import ContractSchema
+from rpaml_pipeline.steps.field_issue import FieldIssue
 from rpaml_pipeline.steps.identity import StepInfo, config_hash
 from rpaml_pipeline.steps.label import label, label_step, weak_label, weak_label_step
 from rpaml_pipeline.steps.transform import transform, transform_step
-from rpaml_pipeline.steps.validate import FieldIssue, validate, validate_step
+from rpaml_pipeline.steps.validate import validate, validate_step
 
 __all__ = [
     "Cleaner",

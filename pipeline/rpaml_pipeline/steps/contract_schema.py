@@ -43,7 +43,9 @@ from pandera.errors import SchemaErrors
 from rpaml_pipeline.canonical import REPLACEMENT
 from rpaml_pipeline.process.definition import Contract, FieldSpec
 from rpaml_pipeline.steps.clean import Unparsed, parse_date
-from rpaml_pipeline.steps.validate import _ISO, _UNREADABLE, FieldIssue, _issue, _number
+from rpaml_pipeline.steps.cross_field import record_issues
+from rpaml_pipeline.steps.field_issue import FieldIssue
+from rpaml_pipeline.steps.validate import _ISO, _UNREADABLE, _issue, _number
 
 _DTYPES: dict[str, Any] = {
     "string": pl.String,
@@ -126,6 +128,8 @@ class ContractSchema:
         result: list[list[FieldIssue]] = [[] for _ in rows]
         for (index, _), issue in sorted(found.items(), key=lambda k: fields.index(k[0][1])):
             result[index].append(issue)
+        for index, (cleaned, _) in enumerate(rows):
+            result[index].extend(record_issues(cleaned, self.contract))
         return result
 
 

@@ -12,38 +12,24 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from rpaml_pipeline.canonical import REPLACEMENT
 from rpaml_pipeline.process.definition import Contract, FieldSpec
 from rpaml_pipeline.steps.clean import Unparsed, parse_date
+from rpaml_pipeline.steps.cross_field import record_issues
+from rpaml_pipeline.steps.field_issue import FieldIssue
 from rpaml_pipeline.steps.identity import StepInfo, config_hash
 
 NAME = "validate"
-VERSION = "1.1.0"
-"""1.1.0: text that was not valid Unicode fails (rule ``encoding``); long values are cut."""
+VERSION = "1.2.0"
+"""1.1.0: text that was not valid Unicode fails (rule ``encoding``); long values are cut.
+1.2.0: the contract's cross-field rules (:mod:`.cross_field`)."""
 
 _ISO = ["%Y-%m-%d"]
 _UNREADABLE = "is not readable text (it holds characters that were not valid Unicode)"
 _SHOWN = 80
 """Characters of a value shown in a message."""
-
-
-@dataclass(frozen=True)
-class FieldIssue:
-    """One failing field: which rule, which value, and the sentence to show a person."""
-
-    field: str
-    rule: str
-    """``required``, ``type``, ``encoding``, ``pattern``, ``values``, ``min``, ``max`` (or
-    ``drift``, added by the runner)."""
-    value: Any
-    """The raw value as captured (the cleaned one when the raw is unknown)."""
-    message: str
-    """``<field>: "<raw>" <what is wrong>``."""
-    summary: str
-    """The message without the value, for counting reasons across records."""
 
 
 def validate_step(contract: Contract) -> StepInfo:
@@ -77,7 +63,7 @@ def validate(
         if problem is not None:
             rule, text = problem
             issues.append(_issue(name, rule, shown, text))
-    return issues
+    return [*issues, *record_issues(cleaned, contract)]
 
 
 def _issue(name: str, rule: str, value: Any, text: str) -> FieldIssue:

@@ -13,6 +13,9 @@ from rpaml_pipeline.store.states import RecordState
 BATCH_STEPS_KEY = "rpaml:batch_steps"
 """A processing batch event lists the steps it ran as ``[name, version, config_hash]``;
 each record's own details of those steps are columns of the processed batch."""
+GATE_KEY = "rpaml:batch_gate"
+"""The detail key of a batch gate event (``hold``, ``release``, ``reject``) on a processed
+batch."""
 
 
 def record_event(

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from rpaml_pipeline.store import layout
 from rpaml_pipeline.store.batches import Batches, from_parquet
 from rpaml_pipeline.store.context import StoreContext
-from rpaml_pipeline.store.events import BATCH_STEPS_KEY
+from rpaml_pipeline.store.events import BATCH_STEPS_KEY, GATE_KEY
 from rpaml_pipeline.store.reading import Reading
 from rpaml_pipeline.store.records import (
     STEPS_KEY,
@@ -145,6 +145,8 @@ class LineageReading:
             "run_id": row["run_id"],
         }
         detail = row["detail"] if isinstance(row["detail"], dict) else {}
+        if GATE_KEY in detail:
+            return [_gate_event(common, row, detail, values)]
         steps = detail.get(BATCH_STEPS_KEY)
         if steps is None:  # ingest
             return [
@@ -227,7 +229,13 @@ class LineageReading:
                     ordered.setdefault(record_id)
                 continue
             listed = (detail or {}).get(BATCH_STEPS_KEY)
-            names = [entry[0] for entry in listed] if listed else ["ingest"]
+            names = (
+                [entry[0] for entry in listed]
+                if listed
+                else [row_step]
+                if GATE_KEY in (detail or {})
+                else ["ingest"]
+            )
             if step in names:
                 frame = self._batches.frame(batch_id)
                 for record_id_ in frame.get_column("record_id").to_list():
@@ -250,3 +258,31 @@ def _steps_of(detail: Any) -> list[str]:
     if isinstance(detail, dict) and STEPS_KEY in detail:
         return [entry[0] for entry in detail[STEPS_KEY]]
     return []
+
+
+def _gate_event(
+    common: Mapping[str, Any],
+    row: Mapping[str, Any],
+    detail: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> RecordEvent:
+    """The batch gate's hold of a record's batch, or a person's release or reject of it."""
+    action = detail[GATE_KEY]
+    steps_state = values["to_state"]
+    to_state = (
+        row["to_state"]
+        if action == "hold"
+        else steps_state
+        if action == "release" and steps_state != "quarantined"
+        else None
+    )
+    return RecordEvent(
+        **common,
+        step=f"gate_{action}" if action != "hold" else "gate",
+        step_version=row["step_version"],
+        config_hash=row["config_hash"],
+        from_state=row["from_state"] if to_state is not None else None,
+        to_state=to_state,
+        at=row["at"],
+        detail={key: value for key, value in detail.items() if key != GATE_KEY},
+    )
