@@ -71,12 +71,13 @@ bench: venv
 bench-compare: venv
 	bench/serving/compare.sh
 
-# The staging pipeline: ingest, process and deliver a million synthetic claims on SQLite,
-# then on the machine's PostgreSQL, then the floor of the store's writes alone (about 15
-# minutes in all; bench/pipeline.py --records N for a quicker look).
+# The staging pipeline: ingest, process and deliver 200,000 and a million synthetic claims
+# on SQLite, beside a plain polars baseline in the same run (peak memory compared across
+# the sizes), then on the machine's PostgreSQL, then the floor of the store's writes alone
+# (about 15 minutes in all; bench/pipeline.py --records N for a quicker look).
 bench-pipeline: venv
-	$(BIN)/python bench/pipeline.py --records 1000000
-	$(BIN)/python bench/pipeline.py --records 1000000 \
+	$(BIN)/python bench/pipeline.py --records 200000 1000000
+	$(BIN)/python bench/pipeline.py --records 200000 1000000 \
 		--store-url "$${RPAML_BENCH_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 	$(BIN)/python bench/store_floor.py --records 200000
 

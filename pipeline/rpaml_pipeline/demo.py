@@ -308,6 +308,11 @@ def render(summary: DemoSummary) -> str:
     )
     for reason, count in processing.get("top_reasons", []):
         lines.append(f"  {count:>4} x {reason}")
+    for held in processing.get("held_batches", []):
+        lines.append(
+            f"  HELD batch {held['batch']} ({held['records']} records from {held['source']}): "
+            f"rpaml quarantine list"
+        )
     scoring = summary.scoring
     decisions = ", ".join(f"{n} {a}" for a, n in sorted(scoring.get("decisions", {}).items()))
     lines.append(f"Scored        {scoring.get('scored', 0)}  ({decisions or 'no decisions'})")

@@ -34,7 +34,9 @@ RELEASED = "released"
 REJECTED = "rejected"
 WORKABLE = (OPEN, RELEASED)
 """Statuses whose batches the pipeline may work on (a held or rejected one waits)."""
-_CACHED_BATCHES = 16
+_CACHED_ROWS = 120_000
+"""Rows of decoded batches this process keeps (the newest first): bounded by rows, not by
+batches, so a process's memory does not grow with the size of the run."""
 
 _INFO_COLUMNS = [c for c in batches.c if c.name != "data"]
 
@@ -144,7 +146,7 @@ class Batches:
     def _remember(self, batch_id: str, frame: pl.DataFrame) -> None:
         self._cache[batch_id] = frame
         self._cache.move_to_end(batch_id)
-        while len(self._cache) > _CACHED_BATCHES:
+        while len(self._cache) > 1 and sum(f.height for f in self._cache.values()) > _CACHED_ROWS:
             self._cache.popitem(last=False)
 
     def info(self, batch_id: str, conn: Connection | None = None) -> BatchInfo:
