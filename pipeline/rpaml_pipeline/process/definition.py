@@ -15,6 +15,28 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rpaml_pipeline.process.sources import (
+    HttpSource,
+    InboxSource,
+    NatsSource,
+    ObjectStoreSource,
+    RabbitMqSource,
+    RedisStreamSource,
+    SourceSpec,
+    SqlSource,
+)
+
+__all__ = [
+    "HttpSource",
+    "InboxSource",
+    "NatsSource",
+    "ObjectStoreSource",
+    "RabbitMqSource",
+    "RedisStreamSource",
+    "SourceSpec",
+    "SqlSource",
+]
+
 FieldType = Literal["string", "integer", "number", "money", "date", "boolean", "category"]
 FeatureKind = Literal["numeric", "categorical", "boolean"]
 Scalar = str | int | float | bool | None
@@ -402,73 +424,6 @@ class ProcessDefinition(_Section):
     """Sources besides robots (inbox folders, SQL queries, HTTP endpoints); ``rpaml ingest``."""
     delivery: list[DeliveryTarget] = Field(default_factory=list)
     """Where processed records, scores and decisions go; ``rpaml deliver``."""
-
-
-# --- sources (besides robots) -----------------------------------------------------------
-# Paths are relative to the data folder. In URLs and headers, ``{data_dir}`` stands for it
-# and ``${NAME}`` for a variable from the environment or the secrets file (never write a
-# password or token here: rpaml_pipeline.process.placeholders).
-
-
-class _SourceBase(_Section):
-    name: FieldName
-    fields: dict[FieldName, str] = Field(default_factory=dict)
-    """Payload field <- source column. Unmapped columns keep their name in snake_case."""
-
-
-class InboxSource(_SourceBase):
-    """Files dropped into a folder: CSV, Excel (``.xlsx``), JSON lines, PDF text.
-
-    Each file is taken once (by content hash) and moved to ``done/`` once its records are
-    committed, or to ``failed/`` with a ``.reason.txt`` beside it.
-    """
-
-    kind: Literal["inbox"]
-    path: str = Field(min_length=1)
-    patterns: list[str] = Field(
-        default_factory=lambda: ["*.csv", "*.xlsx", "*.jsonl", "*.pdf"], min_length=1
-    )
-    csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8"
-    sheet: str | None = None
-    """Excel worksheet to read (the first one when not given)."""
-    pdf_record_pattern: str | None = None
-    """Regular expression with named groups; each match in a PDF's text is one record."""
-
-    @field_validator("pdf_record_pattern")
-    @classmethod
-    def _named_groups(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                compiled = re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression ({exc})") from exc
-            if not compiled.groupindex:
-                raise ValueError("needs named groups, e.g. (?P<claim_id>CLM-\\d{6})")
-        return value
-
-
-class SqlSource(_SourceBase):
-    """Rows of a SQL query against any SQLAlchemy URL."""
-
-    kind: Literal["sql"]
-    url: str = Field(min_length=1)
-    query: str = Field(min_length=1)
-
-
-class HttpSource(_SourceBase):
-    """Records from an HTTP endpoint answering JSON (a list, or a list under ``records_path``)."""
-
-    kind: Literal["http"]
-    url: str = Field(pattern=r"^https?://")
-    records_path: str | None = None
-    """Dotted path to the list of records in the JSON answer (``data.items``)."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Extra request headers, e.g. ``Authorization: "Bearer ${PARTNER_TOKEN}"``."""
-    timeout_seconds: float = Field(default=30.0, gt=0)
-
-
-SourceSpec = Annotated[InboxSource | SqlSource | HttpSource, Field(discriminator="kind")]
 
 
 # --- delivery ---------------------------------------------------------------------------
