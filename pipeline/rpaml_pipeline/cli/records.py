@@ -15,6 +15,7 @@ from rpaml_pipeline.orchestration.control import orchestration_summary
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import Store
+from rpaml_pipeline.store.source_positions import DeadLetter
 
 
 @main.command()
@@ -27,11 +28,17 @@ def status(ctx: click.Context, as_json: bool) -> None:
     with Store.connect(settings.resolved_store_url) as store:
         counts = store.counts()
         runs = store.list_runs(limit=10)
+        messages = {name: store.positions.counts(name) for name in sorted(counts)}
+        dead = {name: store.positions.dead_letters(name) for name in sorted(counts)}
     orchestration = _orchestration(settings)
     if as_json:
         echo_json(
             {
                 "records": counts,
+                "source_messages": messages,
+                "dead_letters": {
+                    name: [asdict(letter) for letter in letters] for name, letters in dead.items()
+                },
                 "workflows": orchestration["workflows"],
                 "queues": orchestration["queues"],
                 "runs": [
@@ -55,6 +62,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{process}: {sum(states.values())} records")
         for state, count in sorted(states.items()):
             click.echo(f"  {state:<12} {count:>7}")
+        _echo_messages(messages.get(process, {}), dead.get(process, []))
     if runs:
         click.echo("Latest runs:")
         for run in runs:
@@ -64,6 +72,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 f"{run.status:<10} {run.run_id}"
             )
     _echo_orchestration(orchestration)
+
+
+def _echo_messages(messages: Mapping[str, Mapping[str, int]], dead: list[DeadLetter]) -> None:
+    """Stream, bucket and incremental SQL sources: messages per status, the dead ones."""
+    for source, statuses in sorted(messages.items()):
+        line = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        click.echo(f"  source {source}: {line}")
+    if dead:
+        click.echo("  Dead-lettered (latest first):")
+    for letter in dead:
+        click.echo(
+            f"    {letter.at:%Y-%m-%d %H:%M:%S}  {letter.source} {letter.message_id} "
+            f"after {letter.attempts} attempts: {letter.reason}"
+        )
 
 
 def _orchestration(settings: RpamlSettings) -> dict[str, Any]:

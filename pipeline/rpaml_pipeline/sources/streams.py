@@ -160,6 +160,8 @@ def pull(
             if room <= 0:
                 break
         batch = retrying(broker.fetch, room, spec.wait_seconds)
+        if retrying.statistics.get("attempt_number", 1) > 1:
+            last_message = time.monotonic()  # back after an outage: idle time starts anew
         if not batch:
             continue
         last_message = time.monotonic()
