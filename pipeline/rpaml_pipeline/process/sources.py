@@ -36,7 +36,7 @@ class _FileFormats(_SourceBase):
     """How files are read, for the sources that take files (inbox, object store)."""
 
     patterns: list[str] = Field(
-        default_factory=lambda: ["*.csv", "*.xlsx", "*.jsonl", "*.pdf"], min_length=1
+        default_factory=lambda: ["*.csv", "*.xlsx", "*.jsonl", "*.parquet", "*.pdf"], min_length=1
     )
     csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"

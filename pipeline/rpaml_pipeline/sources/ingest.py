@@ -28,6 +28,7 @@ from rpaml_pipeline.process.sources import (
     SqlSource,
 )
 from rpaml_pipeline.sources.inbox import FileOutcome, take_inbox
+from rpaml_pipeline.sources.object_store import take_bucket
 from rpaml_pipeline.sources.remote import fetch_rows, masked, query_rows
 from rpaml_pipeline.sources.rows import to_incoming
 from rpaml_pipeline.sources.stream_ingest import ingest_stream, stream_location
@@ -168,6 +169,15 @@ def _read_into(
             report.new += item.new
             report.revised += item.revised
             report.unchanged += item.unchanged
+        return
+    if isinstance(spec, ObjectStoreSource):
+        taken = take_bucket(
+            store, process, spec, report.run_id, data_dir=data_dir, variables=variables
+        )
+        report.new, report.revised, report.unchanged = taken.new, taken.revised, taken.unchanged
+        report.messages, report.duplicates = taken.objects, taken.taken_before
+        report.failed = report.dead = taken.failed
+        report.rejected = list(taken.failures or [])
         return
     where = f"process {process.name}, source {spec.name}"
     if isinstance(spec, SqlSource):

@@ -206,11 +206,15 @@ class SourcePositions:
             value = conn.execute(query).scalar()
         return None if value is None else dict(value)
 
-    def taken(self, process: str, source: str, message_ids: Sequence[str]) -> set[str]:
-        """The ids of ``message_ids`` already staged (a re-listed bucket skips them)."""
+    def taken(
+        self, process: str, source: str, message_ids: Sequence[str], *, dead_too: bool = False
+    ) -> set[str]:
+        """The ids of ``message_ids`` already staged (or dead, with ``dead_too``): a
+        re-listed bucket skips them."""
+        done = {STAGED, DEAD} if dead_too else {STAGED}
         with self._ctx.read() as conn:
             statuses = self._statuses(conn, process, source, list(message_ids))
-        return {key for key, status in statuses.items() if status == STAGED}
+        return {key for key, status in statuses.items() if status in done}
 
     def counts(self, process: str) -> dict[str, dict[str, int]]:
         """Messages per source per status (``staged``, ``failing``, ``dead``)."""
