@@ -28,6 +28,7 @@ from rpaml_pipeline.process.sources import (
     SqlSource,
 )
 from rpaml_pipeline.sources.inbox import FileOutcome, take_inbox
+from rpaml_pipeline.sources.incremental_sql import take_incremental
 from rpaml_pipeline.sources.object_store import take_bucket
 from rpaml_pipeline.sources.remote import fetch_rows, masked, query_rows
 from rpaml_pipeline.sources.rows import to_incoming
@@ -182,6 +183,12 @@ def _read_into(
     where = f"process {process.name}, source {spec.name}"
     if isinstance(spec, SqlSource):
         url = expand(spec.url, data_dir=data_dir, variables=variables, where=f"{where}: url")
+        if spec.cursor is not None:
+            done = take_incremental(store, process, spec, url, report.run_id)
+            report.new, report.revised, report.unchanged = done.new, done.revised, done.unchanged
+            report.messages, report.duplicates = done.rows, done.tied
+            report.rejected = list(done.rejected or [])
+            return
         rows = query_rows(spec, url)
     else:
         assert isinstance(spec, HttpSource)

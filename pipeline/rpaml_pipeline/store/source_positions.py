@@ -101,8 +101,12 @@ class SourcePositions:
         *,
         run_id: str,
         position: Mapping[str, Any] | None = None,
+        record_messages: bool = True,
     ) -> ClaimedResult:
-        """Stage the messages not taken before and record them, in one transaction."""
+        """Stage the messages not taken before and record them, in one transaction.
+
+        ``record_messages=False``: the ``position`` alone says what was taken (an SQL
+        source's watermark and the keys read at it), no row per message."""
         now = self._ctx.now()
         with self._ctx.write() as conn:
             ids = list(dict.fromkeys(message.message_id for message in messages))
@@ -123,7 +127,7 @@ class SourcePositions:
                         source_messages.c.message_id.in_(earlier[start : start + _IN_LIST]),
                     )
                 )
-            if fresh:
+            if fresh and record_messages:
                 conn.execute(
                     insert(source_messages),
                     [
