@@ -1,10 +1,10 @@
 """A durable RabbitMQ queue (pika's blocking connection: the stage runner is synchronous).
 
-Messages are consumed with a prefetch window of a few batches and acknowledged one by
-one after their records commit (a multiple-ack would also acknowledge a failed message
-delivered earlier). A failed message is rejected with requeue (delivered again at once);
-an unacknowledged one (its consumer died) is requeued by the broker when the connection
-drops. The dead-letter queue is a durable queue beside it, published with confirms.
+Messages are consumed with a prefetch window of a few batches and acknowledged together
+after their records commit (one multiple-ack, after the failed ones were given back). A
+failed message is rejected with requeue (delivered again at once); an unacknowledged one
+(its consumer died) is requeued by the broker when the connection drops. The dead-letter
+queue is a durable queue beside it, published with confirms.
 """
 
 from __future__ import annotations
@@ -78,8 +78,13 @@ class RabbitMqBroker:
         return found
 
     def ack(self, messages: Sequence[BrokerMessage]) -> None:
-        """``basic.ack`` each message."""
-        self._each(messages, lambda channel, tag: channel.basic_ack(tag))
+        """One ``basic.ack`` with ``multiple`` up to the batch's last delivery tag.
+
+        The loop settles a batch whole before it fetches the next, and gives back (nacks)
+        the failed ones before it acknowledges the rest, so every delivery up to that tag
+        still outstanding is one of ``messages``."""
+        last = max(message.handle for message in messages)
+        self._each([messages[0]], lambda channel, _tag: channel.basic_ack(last, multiple=True))
 
     def release(self, messages: Sequence[BrokerMessage]) -> None:
         """``basic.nack`` with requeue: delivered again."""

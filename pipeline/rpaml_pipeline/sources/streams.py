@@ -210,9 +210,26 @@ def _handle(
         counts.revised += result.revised
         counts.unchanged += result.unchanged
         counts.duplicates += result.duplicates
-        _quietly(broker.ack, [message for message, _ in good])
-    if not bad:
-        return
+    settled = [message for message, _ in good]
+    if bad:
+        settled += _fail(store, process_name, spec, broker, bad, source, run_id, counts)
+    # Every message of the batch that is not given back is acknowledged last and at once
+    # (RabbitMQ then acknowledges them with one frame).
+    _quietly(broker.ack, settled)
+
+
+def _fail(
+    store: Store,
+    process_name: str,
+    spec: StreamSource,
+    broker: Broker,
+    bad: Sequence[tuple[BrokerMessage, str]],
+    source: str,
+    run_id: str,
+    counts: StreamCounts,
+) -> list[BrokerMessage]:
+    """Count the failures; give back those with attempts left, dead-letter the others
+    (returned, to be acknowledged)."""
     outcomes = store.positions.record_failures(
         process_name,
         source,
@@ -234,8 +251,8 @@ def _handle(
         counts.dead += 1
         if len(counts.dead_letters) < 20:
             counts.dead_letters.append(f"{message.message_id}: {reason}")
-    _quietly(broker.ack, finished)
     _quietly(broker.release, retry)
+    return finished
 
 
 def _quietly(action: Callable[[Sequence[BrokerMessage]], None], batch: list[BrokerMessage]) -> None:
