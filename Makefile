@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := chromium chromium-driver xvfb xclip xdotool
 export SE_OFFLINE := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint format docs system venv clean bench bench-compare bench-pipeline bench-robots
+.PHONY: demo test lint format docs system venv clean bench bench-compare bench-pipeline bench-robots bench-sources
 
 # Debian packages the robots need; installed only when missing and only as root.
 system:
@@ -85,3 +85,8 @@ bench-pipeline: venv
 # desktop lookups, and whether pabot helps on this machine.
 bench-robots: venv
 	$(BIN)/python bench/robots.py
+
+# Stream sources (the machine's Redis, RabbitMQ and NATS JetStream) and an object store
+# (moto's S3 server on loopback): messages/s, publish-to-commit latency, objects/s.
+bench-sources: venv
+	$(BIN)/python bench/sources.py --messages 20000 --rate 6000 --objects 2000

@@ -15,6 +15,9 @@ message, which is always written for a person to act on.
     │   ├── InvalidTransitionError  the record is not in a state that allows the change
     │   └── LeaseLostError        the caller no longer holds the record's lease
     ├── StepError                 a pipeline step was configured in a way it cannot run
+    ├── SourceError               a declared source could not be read
+    │   ├── BrokerUnavailableError  a stream's broker or a bucket did not answer (retried)
+    │   └── PoisonMessageError    a message cannot become a record (dead-lettered at last)
     ├── LineageError              run-level lineage could not be written
     ├── LaunchError               a child process (service, portal) did not start
     ├── RobotRunError             a robot suite could not be found, run or read back
@@ -117,7 +120,18 @@ class ReplayError(RpamlPipelineError):
 
 
 class SourceError(RpamlPipelineError):
-    """A declared data source could not be read (file, SQL query or HTTP endpoint)."""
+    """A declared data source could not be read (file, SQL query, HTTP endpoint, stream,
+    bucket)."""
+
+
+class BrokerUnavailableError(SourceError):
+    """A stream's broker (Redis, RabbitMQ, NATS) or a bucket did not answer; the consumer
+    reconnects with backoff and nothing unacknowledged is lost."""
+
+
+class PoisonMessageError(SourceError):
+    """A message cannot become a record (not a JSON object, no natural key); after the
+    source's ``max_deliveries`` it is dead-lettered with this reason."""
 
 
 class DeliveryError(RpamlPipelineError):

@@ -7,23 +7,39 @@ import click
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.cli.common import echo_json, friendly_errors, runtime_of
 from rpaml_pipeline.sources import declared_sources
+from rpaml_pipeline.sources.streams import PullLimits
 from rpaml_pipeline.stages import DeliverStage, IngestStage, run_stage
 
 
 @main.command("ingest")
 @click.argument("source_names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Streams: one bounded pull, until the stream is idle (the default; long-lived "
+    "consumers run in `rpaml worker`).",
+)
+@click.option("--max-messages", type=click.IntRange(min=1), help="Streams: stop after N messages.")
 @click.pass_context
 @friendly_errors
-def ingest(ctx: click.Context, source_names: tuple[str, ...], as_json: bool) -> None:
+def ingest(
+    ctx: click.Context,
+    source_names: tuple[str, ...],
+    as_json: bool,
+    once: bool,
+    max_messages: int | None,
+) -> None:
     """Stage records from the process file's sources (all, or SOURCE_NAMES).
 
     Exits 1 when a source failed or an inbox file was set aside as failed.
     """
+    del once  # a pull from the command line is always bounded
+    limits = PullLimits(max_messages=max_messages)
     with runtime_of(ctx) as runtime:
         process = runtime.process
         chosen = declared_sources(process, source_names)
-        reports = [run_stage(runtime, IngestStage(spec)).summary for spec in chosen]
+        reports = [run_stage(runtime, IngestStage(spec, limits=limits)).summary for spec in chosen]
     failed = any(
         report["status"] != "succeeded" or any(f["status"] == "failed" for f in report["files"])
         for report in reports
@@ -48,6 +64,13 @@ def ingest(ctx: click.Context, source_names: tuple[str, ...], as_json: bool) -> 
                 )
                 if item["reason"]:
                     click.echo(f"            {item['reason']}")
+            if report["messages"]:
+                click.echo(
+                    f"  {report['messages']} messages: {report['duplicates']} taken before, "
+                    f"{report['failed']} failed, {report['dead']} dead-lettered"
+                )
+            for dead in report["dead_letters"]:
+                click.echo(f"  dead      {dead}")
             for rejected in report["rejected"]:
                 click.echo(f"  rejected  {rejected}")
     if failed:

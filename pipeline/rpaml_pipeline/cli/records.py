@@ -16,6 +16,7 @@ from rpaml_pipeline.process import load_process
 from rpaml_pipeline.processing.held_batches import held_batches
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import Store
+from rpaml_pipeline.store.source_positions import DeadLetter
 
 
 @main.command()
@@ -29,12 +30,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
         counts = store.counts()
         runs = store.list_runs(limit=10)
         held = {process: len(held_batches(store, process)) for process in counts}
+        messages = {name: store.positions.counts(name) for name in sorted(counts)}
+        dead = {name: store.positions.dead_letters(name) for name in sorted(counts)}
     orchestration = _orchestration(settings)
     if as_json:
         echo_json(
             {
                 "records": counts,
                 "held_batches": held,
+                "source_messages": messages,
+                "dead_letters": {
+                    name: [asdict(letter) for letter in letters] for name, letters in dead.items()
+                },
                 "workflows": orchestration["workflows"],
                 "queues": orchestration["queues"],
                 "runs": [
@@ -60,6 +67,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {state:<12} {count:>7}")
         if held.get(process):
             click.echo(f"  {held[process]} batch(es) held by the gate: rpaml quarantine list")
+        _echo_messages(messages.get(process, {}), dead.get(process, []))
     if runs:
         click.echo("Latest runs:")
         for run in runs:
@@ -69,6 +77,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 f"{run.status:<10} {run.run_id}"
             )
     _echo_orchestration(orchestration)
+
+
+def _echo_messages(messages: Mapping[str, Mapping[str, int]], dead: list[DeadLetter]) -> None:
+    """Stream, bucket and incremental SQL sources: messages per status, the dead ones."""
+    for source, statuses in sorted(messages.items()):
+        line = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        click.echo(f"  source {source}: {line}")
+    if dead:
+        click.echo("  Dead-lettered (latest first):")
+    for letter in dead:
+        click.echo(
+            f"    {letter.at:%Y-%m-%d %H:%M:%S}  {letter.source} {letter.message_id} "
+            f"after {letter.attempts} attempts: {letter.reason}"
+        )
 
 
 def _orchestration(settings: RpamlSettings) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 The table is created when missing (``natural_key`` is its primary key). A row replaces the
 stored one for the same key unless the stored one is a later revision, so re-running a
 delivery never duplicates rows and an old revision delivered late never overwrites a new
-one. SQLite and PostgreSQL use ``INSERT ... ON CONFLICT DO UPDATE``; other databases a
-read-then-write in one transaction.
+one. PostgreSQL: ``COPY`` into a staging table, then one merge; MariaDB/MySQL:
+``INSERT ... ON DUPLICATE KEY UPDATE``; SQLite ``INSERT ... ON CONFLICT DO UPDATE``; other
+databases a read-then-write in one transaction. A column delivered for the first time is
+added to the table.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from rpaml_pipeline.delivery.columns import Column, ColumnKind
+from rpaml_pipeline.delivery.warehouse_merge import copy_merge, create_or_migrate, mysql_upsert
 from rpaml_pipeline.store.bulk import SQLITE_DATE, SQLITE_TIMESTAMP, upsert_rows
 
 _SQL_TYPES: dict[ColumnKind, TypeEngine[Any]] = {
@@ -101,23 +104,33 @@ def upsert(engine: Engine, table: Table, rows: Sequence[dict[str, Any]]) -> int:
 def upsert_frame(engine: Engine, table: Table, rows: pl.DataFrame) -> int:
     """:func:`upsert` of a frame of rows (its columns those of ``table``).
 
-    SQLite and PostgreSQL get the rows as one JSON row set per statement
+    The table is created or migrated from the delivered columns first
+    (:func:`~rpaml_pipeline.delivery.warehouse_merge.create_or_migrate`). PostgreSQL gets
+    the rows by ``COPY`` into a staging table and one merge, MariaDB/MySQL multi-row
+    ``INSERT ... ON DUPLICATE KEY UPDATE`` (:mod:`.warehouse_merge`), SQLite an
+    ``executemany`` upsert with dates formatted by polars
     (:func:`rpaml_pipeline.store.bulk.upsert_rows`); other databases row by row.
     """
-    if engine.dialect.name not in ("sqlite", "postgresql"):
+    dialect = engine.dialect.name
+    if dialect not in ("sqlite", "postgresql", "mysql", "mariadb"):
         return upsert(engine, table, rows.to_dicts())
-    table.metadata.create_all(engine, checkfirst=True)
+    create_or_migrate(engine, table)
     names = [column.name for column in table.columns]
     updated = [name for name in names if name != KEY]
-    sqlite = engine.dialect.name == "sqlite"
+    sqlite = dialect == "sqlite"
     frame = _sqlite_text(rows.select(names)) if sqlite else rows.select(names)
     with engine.begin() as conn:
         for start in range(0, frame.height, _FRAME_CHUNK):
             part = frame.slice(start, _FRAME_CHUNK).rows()
-            upsert_rows(
-                conn, table, names, part, key=KEY, update=updated, only_if="revision",
-                bound=sqlite,
-            )  # fmt: skip
+            if dialect == "postgresql":
+                copy_merge(conn, table, names, part)
+            elif dialect in ("mysql", "mariadb"):
+                mysql_upsert(conn, table, names, part)
+            else:
+                upsert_rows(
+                    conn, table, names, part, key=KEY, update=updated, only_if="revision",
+                    bound=sqlite,
+                )  # fmt: skip
     return rows.height
 
 

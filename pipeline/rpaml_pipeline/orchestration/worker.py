@@ -5,7 +5,8 @@ host left behind (see :mod:`rpaml_pipeline.helper_ledger`), launches DBOS (which
 resumes this executor's unfinished workflows), declares the process's queues with their
 per-worker concurrency, writes the process file's schedules to the system database, runs
 the missed tick the policy owes (see :mod:`rpaml_pipeline.orchestration.schedules`), and
-then works until SIGTERM or SIGINT.
+starts one long-lived consumer per stream source
+(:mod:`rpaml_pipeline.orchestration.consumers`), and then works until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dbos import DBOS
 
 from rpaml_pipeline.helper_ledger import reap_leftovers
 from rpaml_pipeline.orchestration import workflows
+from rpaml_pipeline.orchestration.consumers import StreamConsumers
 from rpaml_pipeline.orchestration.engine import EngineSettings
 from rpaml_pipeline.orchestration.jobs import queue_name
 from rpaml_pipeline.orchestration.runtime import WorkerRuntime, install
@@ -138,8 +140,11 @@ def run_worker(
 ) -> WorkerStart:
     """Start the worker, work until ``stop`` is set, then shut down cleanly."""
     started = start_worker(runtime, progress)
+    consumers = StreamConsumers(runtime.runtime, threading.Event(), progress)
     try:
+        consumers.start()
         stop.wait()
     finally:
+        consumers.join()
         stop_worker(runtime)
     return started

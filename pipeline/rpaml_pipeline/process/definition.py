@@ -17,15 +17,11 @@ from pydantic import AfterValidator, Field, model_validator
 
 # The sections other modules hold, importable from here as before (the public model).
 from rpaml_pipeline.process.contract import Contract, FieldSpec, OrderedRule
-from rpaml_pipeline.process.io_sections import (
+from rpaml_pipeline.process.delivery_targets import (
     DeliverableState,
     DeliveryTarget,
-    HttpSource,
-    InboxSource,
     ParquetTarget,
     ReportTarget,
-    SourceSpec,
-    SqlSource,
     WarehouseTarget,
     WebhookTarget,
 )
@@ -36,6 +32,16 @@ from rpaml_pipeline.process.section_base import (
     FieldType,
     Scalar,
     Section,
+)
+from rpaml_pipeline.process.sources import (
+    HttpSource,
+    InboxSource,
+    NatsSource,
+    ObjectStoreSource,
+    RabbitMqSource,
+    RedisStreamSource,
+    SourceSpec,
+    SqlSource,
 )
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
@@ -358,10 +364,14 @@ __all__ = [
     "InboxSource",
     "LabelingSpec",
     "MapRule",
+    "NatsSource",
+    "ObjectStoreSource",
     "OrderedRule",
     "ParquetTarget",
     "ProcessDefinition",
     "QualitySpec",
+    "RabbitMqSource",
+    "RedisStreamSource",
     "ReportTarget",
     "Scalar",
     "Section",

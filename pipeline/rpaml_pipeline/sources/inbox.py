@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rpaml_pipeline.errors import SourceError
-from rpaml_pipeline.process.definition import InboxSource
+from rpaml_pipeline.process.sources import InboxSource
 from rpaml_pipeline.sources.readers import read_file
 from rpaml_pipeline.sources.rows import to_incoming
 from rpaml_pipeline.sources.taken import mark_taken, taken_as

@@ -16,11 +16,24 @@ from typing import Any
 
 from rpaml_pipeline.errors import MissingVariableError, SourceError
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.process.definition import HttpSource, InboxSource, SourceSpec, SqlSource
 from rpaml_pipeline.process.placeholders import expand, shown
+from rpaml_pipeline.process.sources import (
+    HttpSource,
+    InboxSource,
+    NatsSource,
+    ObjectStoreSource,
+    RabbitMqSource,
+    RedisStreamSource,
+    SourceSpec,
+    SqlSource,
+)
 from rpaml_pipeline.sources.inbox import FileOutcome, take_inbox
+from rpaml_pipeline.sources.incremental_sql import take_incremental
+from rpaml_pipeline.sources.object_store import take_bucket
 from rpaml_pipeline.sources.remote import fetch_rows, masked, query_rows
 from rpaml_pipeline.sources.rows import to_incoming
+from rpaml_pipeline.sources.stream_ingest import ingest_stream, stream_location
+from rpaml_pipeline.sources.streams import PullLimits
 from rpaml_pipeline.store import Store
 
 
@@ -39,6 +52,13 @@ class SourceReport:
     """Rows (SQL, HTTP) that could not be staged, each with why."""
     files: list[FileOutcome] = field(default_factory=list)
     error: str | None = None
+    messages: int = 0
+    """Messages (streams), objects (buckets) or rows (incremental SQL) read."""
+    duplicates: int = 0
+    """Of those, how many had been taken before (redelivered, listed or read again)."""
+    failed: int = 0
+    dead: int = 0
+    dead_letters: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (also the run's summary)."""
@@ -53,6 +73,11 @@ class SourceReport:
             "rejected": list(self.rejected),
             "files": [item.as_dict() for item in self.files],
             "error": self.error,
+            "messages": self.messages,
+            "duplicates": self.duplicates,
+            "failed": self.failed,
+            "dead": self.dead,
+            "dead_letters": list(self.dead_letters),
         }
 
 
@@ -62,6 +87,10 @@ def source_location(spec: SourceSpec, data_dir: Path) -> str:
     Placeholders stay as written (``${CLAIMS_DB_PASSWORD}``, never its value)."""
     if isinstance(spec, InboxSource):
         return str(data_dir / spec.path)
+    if isinstance(spec, RedisStreamSource | RabbitMqSource | NatsSource):
+        return stream_location(spec, data_dir)
+    if isinstance(spec, ObjectStoreSource):
+        return f"s3://{spec.bucket}/{spec.prefix}"
     return shown(spec.url, data_dir=data_dir, mask=masked)
 
 
@@ -87,17 +116,19 @@ def ingest_source(
     *,
     data_dir: Path,
     variables: Mapping[str, str] | None = None,
+    limits: PullLimits | None = None,
 ) -> SourceReport:
     """Read source ``spec`` into the store in ingest run ``run_id``.
 
     ``variables`` are what ``${NAME}`` in the source's URL or headers stands for
     (:meth:`RpamlSettings.variables`; see :mod:`rpaml_pipeline.process.placeholders`). A
     source that cannot be read (an endpoint down, a query error, a missing variable) is
-    reported ``failed`` with why; anything else raises.
+    reported ``failed`` with why; anything else raises. ``limits`` bound a stream's pull
+    (one bounded pull by default).
     """
     report = SourceReport(spec.name, spec.kind, run_id)
     try:
-        _read_into(store, process, spec, data_dir, dict(variables or {}), report)
+        _read_into(store, process, spec, data_dir, dict(variables or {}), report, limits)
     except (SourceError, MissingVariableError) as error:
         report.status, report.error = "failed", str(error)
     return report
@@ -110,8 +141,27 @@ def _read_into(
     data_dir: Path,
     variables: Mapping[str, str],
     report: SourceReport,
+    limits: PullLimits | None,
 ) -> None:
     key_fields = process.contract.natural_key
+    if isinstance(spec, RedisStreamSource | RabbitMqSource | NatsSource):
+        counts = ingest_stream(
+            store,
+            process,
+            spec,
+            report.run_id,
+            data_dir=data_dir,
+            variables=variables,
+            limits=limits or PullLimits(),
+        )
+        report.new, report.revised, report.unchanged = counts.new, counts.revised, counts.unchanged
+        report.messages, report.duplicates = counts.messages, counts.duplicates
+        report.failed, report.dead, report.dead_letters = (
+            counts.failed,
+            counts.dead,
+            counts.dead_letters,
+        )
+        return
     if isinstance(spec, InboxSource):
         report.files = take_inbox(
             store, process.name, key_fields, spec, folder=data_dir / spec.path, run_id=report.run_id
@@ -121,9 +171,24 @@ def _read_into(
             report.revised += item.revised
             report.unchanged += item.unchanged
         return
+    if isinstance(spec, ObjectStoreSource):
+        taken = take_bucket(
+            store, process, spec, report.run_id, data_dir=data_dir, variables=variables
+        )
+        report.new, report.revised, report.unchanged = taken.new, taken.revised, taken.unchanged
+        report.messages, report.duplicates = taken.objects, taken.taken_before
+        report.failed = report.dead = taken.failed
+        report.rejected = list(taken.failures or [])
+        return
     where = f"process {process.name}, source {spec.name}"
     if isinstance(spec, SqlSource):
         url = expand(spec.url, data_dir=data_dir, variables=variables, where=f"{where}: url")
+        if spec.cursor is not None:
+            done = take_incremental(store, process, spec, url, report.run_id)
+            report.new, report.revised, report.unchanged = done.new, done.revised, done.unchanged
+            report.messages, report.duplicates = done.rows, done.tied
+            report.rejected = list(done.rejected or [])
+            return
         rows = query_rows(spec, url)
     else:
         assert isinstance(spec, HttpSource)

@@ -1,7 +1,9 @@
-"""Readers of the files an inbox takes: CSV, Excel (.xlsx), JSON lines and PDF text.
+"""Readers of the files an inbox or a bucket gives: CSV, Excel (.xlsx), JSON lines,
+Parquet and PDF text.
 
 Each returns :class:`SourceRow` objects whose location names the file and the row (CSV,
-Excel: data row number from 1, JSON lines: line number, PDF: page and match), and raises
+Excel, Parquet: data row number from 1, JSON lines: line number, PDF: page and match),
+and raises
 :class:`SourceError` with a message a person can act on when the file cannot be read.
 """
 
@@ -11,19 +13,27 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
+import tempfile
+from pathlib import Path, PurePath
 from typing import Any
 
 from rpaml_pipeline.errors import SourceError
-from rpaml_pipeline.process.definition import InboxSource
+from rpaml_pipeline.process.sources import FileFormats
 from rpaml_pipeline.sources.rows import SourceRow
 
-FILE_KINDS = {".csv": "csv", ".xlsx": "excel", ".jsonl": "jsonl", ".ndjson": "jsonl", ".pdf": "pdf"}
+FILE_KINDS = {
+    ".csv": "csv",
+    ".xlsx": "excel",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pdf": "pdf",
+}
 
 
-def read_file(path: Path, data: bytes, spec: InboxSource, location: str) -> list[SourceRow]:
-    """The rows of the file at ``path`` whose bytes are ``data``; ``location`` prefixes
-    every row's location."""
+def read_file(path: PurePath, data: bytes, spec: FileFormats, location: str) -> list[SourceRow]:
+    """The rows of the file named ``path`` (a local file, or an object's key) whose bytes
+    are ``data``; ``location`` prefixes every row's location."""
     kind = FILE_KINDS.get(path.suffix.lower())
     if kind == "csv":
         return _csv_rows(data, spec, location)
@@ -31,8 +41,10 @@ def read_file(path: Path, data: bytes, spec: InboxSource, location: str) -> list
         return _jsonl_rows(data, spec, location)
     if kind == "excel":
         return _excel_rows(data, spec, location)
+    if kind == "parquet":
+        return _parquet_rows(data, location)
     if kind == "pdf":
-        return _pdf_rows(path, spec, location)
+        return _pdf_rows(data, spec, location)
     raise SourceError(f"cannot read {path.name}: expected one of {', '.join(sorted(FILE_KINDS))}")
 
 
@@ -43,7 +55,7 @@ def _text(data: bytes, encoding: str) -> str:
         raise SourceError(f"not {encoding} text at byte {exc.start}: {exc.reason}") from exc
 
 
-def _csv_rows(data: bytes, spec: InboxSource, location: str) -> list[SourceRow]:
+def _csv_rows(data: bytes, spec: FileFormats, location: str) -> list[SourceRow]:
     reader = csv.reader(
         io.StringIO(_text(data, spec.encoding), newline=""), delimiter=spec.csv_delimiter
     )
@@ -63,7 +75,7 @@ def _csv_rows(data: bytes, spec: InboxSource, location: str) -> list[SourceRow]:
     return rows
 
 
-def _jsonl_rows(data: bytes, spec: InboxSource, location: str) -> list[SourceRow]:
+def _jsonl_rows(data: bytes, spec: FileFormats, location: str) -> list[SourceRow]:
     rows: list[SourceRow] = []
     for number, line in enumerate(_text(data, spec.encoding).splitlines(), start=1):
         if not line.strip():
@@ -80,7 +92,7 @@ def _jsonl_rows(data: bytes, spec: InboxSource, location: str) -> list[SourceRow
     return rows
 
 
-def _excel_rows(data: bytes, spec: InboxSource, location: str) -> list[SourceRow]:
+def _excel_rows(data: bytes, spec: FileFormats, location: str) -> list[SourceRow]:
     import openpyxl  # only inboxes that take Excel files need it
 
     try:
@@ -108,7 +120,20 @@ def _excel_rows(data: bytes, spec: InboxSource, location: str) -> list[SourceRow
         workbook.close()
 
 
-def _pdf_rows(path: Path, spec: InboxSource, location: str) -> list[SourceRow]:
+def _parquet_rows(data: bytes, location: str) -> list[SourceRow]:
+    import polars as pl
+
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars raises ComputeError, OSError... on a damaged file
+        raise SourceError(f"not a Parquet file ({type(exc).__name__}: {exc})") from exc
+    return [
+        SourceRow(row, f"{location}#row={number}")
+        for number, row in enumerate(frame.iter_rows(named=True), start=1)
+    ]
+
+
+def _pdf_rows(data: bytes, spec: FileFormats, location: str) -> list[SourceRow]:
     if spec.pdf_record_pattern is None:
         raise SourceError(
             f"source {spec.name} has no pdf_record_pattern: it cannot tell records in a PDF"
@@ -117,12 +142,16 @@ def _pdf_rows(path: Path, spec: InboxSource, location: str) -> list[SourceRow]:
 
     pattern = re.compile(spec.pdf_record_pattern)
     library = PDF()
-    try:
-        pages: dict[int, str] = library.get_text_from_pdf(str(path))
-    except Exception as exc:  # pdfminer raises its own errors on damaged files
-        raise SourceError(f"cannot read the PDF's text ({type(exc).__name__}: {exc})") from exc
-    finally:
-        library.close_all_pdfs()
+    # RPA.PDF reads files: the bytes already read (and hashed) are what it reads.
+    with tempfile.TemporaryDirectory(prefix="rpaml-pdf-") as folder:
+        path = Path(folder) / "file.pdf"
+        path.write_bytes(data)
+        try:
+            pages: dict[int, str] = library.get_text_from_pdf(str(path))
+        except Exception as exc:  # pdfminer raises its own errors on damaged files
+            raise SourceError(f"cannot read the PDF's text ({type(exc).__name__}: {exc})") from exc
+        finally:
+            library.close_all_pdfs()
     rows: list[SourceRow] = []
     for page in sorted(pages):
         for number, match in enumerate(pattern.finditer(pages[page] or ""), start=1):

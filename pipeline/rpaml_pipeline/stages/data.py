@@ -13,6 +13,8 @@ from rpaml_pipeline.process.definition import SourceSpec
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.sources import ingest_source, source_location
+from rpaml_pipeline.sources.stream_ingest import STREAM_KINDS
+from rpaml_pipeline.sources.streams import PullLimits
 from rpaml_pipeline.stages import datasets
 from rpaml_pipeline.stages.runner import StageOutcome
 
@@ -24,6 +26,8 @@ class IngestStage:
     source: SourceSpec
     kind: str = "ingest"
     robot: str | None = None
+    limits: PullLimits | None = field(default=None, compare=False)
+    """How long a stream source's pull lasts (one bounded pull when not given)."""
 
     @property
     def job(self) -> str:
@@ -35,6 +39,11 @@ class IngestStage:
 
     def inputs(self, runtime: Runtime) -> list[Dataset]:
         where = source_location(self.source, runtime.data_dir)
+        if self.source.kind in STREAM_KINDS or self.source.kind == "object_store":
+            # The stream, queue or bucket itself: namespace its server, name its path.
+            server, _, path = where.partition("://")[2].partition("/")
+            scheme = where.partition("://")[0]
+            return [Dataset(namespace=f"{scheme}://{server}", name=path or "/")]
         return [Dataset(namespace=f"{self.source.kind}:{self.source.name}", name=where)]
 
     def run(self, runtime: Runtime, run_id: str) -> StageOutcome:
@@ -45,6 +54,7 @@ class IngestStage:
             run_id,
             data_dir=runtime.data_dir,
             variables=runtime.variables,
+            limits=self.limits,
         )
         staged = datasets.records(runtime, "collected", rows=report.new + report.revised)
         return StageOutcome(report.as_dict(), outputs=[staged], failed=report.error)

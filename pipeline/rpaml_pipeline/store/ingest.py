@@ -101,16 +101,7 @@ class Ingest:
         for source, indexes in positions.items():
             for start in range(0, len(indexes), CHUNK):
                 part = [items[i] for i in indexes[start : start + CHUNK]]
-                chunk = _Chunk(
-                    source=source,
-                    # PostgreSQL's text holds no NUL: the key is compared as stored.
-                    keys=[
-                        item.natural_key if sqlite else pg_text(item.natural_key) for item in part
-                    ],
-                    payloads=[to_jsonable(dict(item.payload)) for item in part],
-                    locations=[item.source_location for item in part],
-                    captured=[_aware(item.captured_at) for item in part],
-                )
+                chunk = _chunk_of(source, part, sqlite)
                 counts, chunk_ids = self._stage(process, chunk, run_id)
                 for offset, record_id in zip(
                     indexes[start : start + CHUNK], chunk_ids, strict=True
@@ -119,6 +110,19 @@ class Ingest:
                 totals = [a + b for a, b in zip(totals, counts, strict=True)]
         self._ctx.refresh_statistics()
         return IngestResult(new=totals[0], revised=totals[1], unchanged=totals[2], record_ids=ids)
+
+    def stage_within(
+        self, conn: Connection, process: str, items: Sequence[IncomingRecord], *, run_id: str
+    ) -> IngestResult:
+        """Stage ``items`` (one source, at most :data:`CHUNK`) in the caller's write
+        transaction: the claimed ingest of :mod:`.source_positions`, which records what
+        the source took in the same commit."""
+        if not items:
+            return IngestResult(new=0, revised=0, unchanged=0, record_ids=[])
+        chunk = _chunk_of(items[0].source, items, self._ctx.dialect == "sqlite")
+        latest = self._latest(conn, process, sorted(set(chunk.keys)))
+        counts, ids = self._write(conn, process, chunk, _hashes(chunk.payloads), latest, run_id)
+        return IngestResult(new=counts[0], revised=counts[1], unchanged=counts[2], record_ids=ids)
 
     def known_keys(self, process: str, natural_keys: Sequence[str]) -> set[str]:
         """The natural keys (of ``natural_keys``) already staged for ``process``."""
@@ -319,6 +323,17 @@ class Ingest:
             now,
             {"superseded_by": newer_id, "revision": revision},
         )
+
+
+def _chunk_of(source: str, part: Sequence[IncomingRecord], sqlite: bool) -> _Chunk:
+    return _Chunk(
+        source=source,
+        # PostgreSQL's text holds no NUL: the key is compared as stored.
+        keys=[item.natural_key if sqlite else pg_text(item.natural_key) for item in part],
+        payloads=[to_jsonable(dict(item.payload)) for item in part],
+        locations=[item.source_location for item in part],
+        captured=[_aware(item.captured_at) for item in part],
+    )
 
 
 def _hashes(payloads: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:

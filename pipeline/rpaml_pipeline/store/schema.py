@@ -266,3 +266,35 @@ source_profiles = Table(
 )
 """What each source of a process delivered in earlier runs (columns, raw types, numeric
 ranges, categories): the baseline contract-drift checks compare new records with."""
+
+source_messages = Table(
+    "source_messages",
+    metadata,
+    Column("process", String(100), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("message_id", String(1100), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("location", Text),
+    Column("reason", Text),
+    Column("run_id", String(32), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_source_messages_status", "process", "status"),
+)
+"""What stream and object-store sources (and incremental SQL rows) have taken, one row
+per message (stream message id, object key and ETag, row key and cursor value):
+``staged`` in the transaction that staged its records, ``failing`` with the attempts so
+far, or ``dead`` (dead-lettered) with its reason."""
+
+source_positions = Table(
+    "source_positions",
+    metadata,
+    Column("process", String(100), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("position", JSON, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""Where an incremental source stands (an SQL source's cursor watermark), moved in the
+transaction that staged the rows up to it."""

@@ -13,6 +13,7 @@ PostgreSQL (scale-out). It is split by aggregate, each in its own module:
 :mod:`.profiles`            what each source delivered before (drift, batch gate)
 :mod:`.reading`             the read model of records
 :mod:`.lineage_read`        the lineage read model: a record's trail
+:mod:`.source_positions`    what stream, bucket and SQL sources took (claimed ingest)
 ==========================  =====================================================
 
 Nothing is deleted: a record that cannot go on ends ``quarantined``, ``failed`` or
@@ -50,6 +51,7 @@ from rpaml_pipeline.store.records import (
     utc_now,
 )
 from rpaml_pipeline.store.runs import Runs
+from rpaml_pipeline.store.source_positions import SourcePositions
 from rpaml_pipeline.store.states import RecordState
 from rpaml_pipeline.store.transitions import Transitions
 
@@ -82,6 +84,7 @@ class Store:
         self.enrichment = Enrichments(self.ctx)
         self.profiles = Profiles(self.ctx)
         self._ingest = Ingest(self.ctx, self.batches)
+        self.positions = SourcePositions(self.ctx, self._ingest)
 
     # --- lifecycle ------------------------------------------------------------------
 
