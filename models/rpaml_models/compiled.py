@@ -67,7 +67,7 @@ class CompilationReport(BaseModel):
     parity_rows : int
         Rows compared with scikit-learn (held-out plus threshold probes).
     max_probability_difference : float or None
-        Largest absolute difference of the fraud probability over those rows.
+        Largest absolute difference of the positive-class probability over those rows.
     decision_mismatches : int or None
         Rows whose policy decision differs between the two paths.
     libraries : dict of str to str

@@ -1,4 +1,4 @@
-"""Model reasons: which features push a row's fraud score up.
+"""Model reasons: which features push a row's score up.
 
 The method is baseline substitution. Every model stores a baseline row (the training
 median of each numeric feature, the most frequent value of each boolean and
@@ -7,7 +7,7 @@ categorical feature). For a row, the effect of feature ``j`` is::
     score(row) - score(row with feature j set to its baseline value)
 
 A positive effect means the row's actual value raises the score relative to a typical
-claim. The top effects become reasons such as ``"prior_claims=5 raises the score by
+row. The top effects become reasons such as ``"age=5 raises the score by
 0.21"``.
 
 Cost: the batch is preprocessed once; the variants are built in NumPy on the encoded
@@ -271,7 +271,7 @@ class BaselineExplainer:
         Returns
         -------
         list of tuple of str
-            Up to ``top_k`` reasons per row such as ``"prior_claims=5 raises the
+            Up to ``top_k`` reasons per row such as ``"age=5 raises the
             score by 0.21"``; empty when no feature raises the score by at least
             ``min_effect``.
         """

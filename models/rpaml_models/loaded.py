@@ -26,14 +26,18 @@ class Scored:
     ----------
     score : float
         Fraud probability.
-    action : {"approve", "escalate", "reject"}
+    action : str
+        One of the policy's actions.
     reasons : tuple of str
         The policy's reason first, then the model's (features raising the score).
+    expected_costs : dict of str to float or None
+        Every action's expected cost, when the policy is a costs policy.
     """
 
     score: float
     action: Action
     reasons: tuple[str, ...]
+    expected_costs: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +311,7 @@ class LoadedModel:
             model_reasons = [()] * len(validated)
         decisions = self.policy.decide(scores.tolist(), validated.rows)
         return [
-            Scored(score, decision.action, decision.reasons + reasons)
+            Scored(score, decision.action, decision.reasons + reasons, decision.expected_costs)
             for score, decision, reasons in zip(
                 scores.tolist(), decisions, model_reasons, strict=True
             )
