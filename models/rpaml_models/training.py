@@ -89,7 +89,7 @@ def train_model(
         has fewer than two rows (a stratified split needs both in each part).
     """
     data = schema.coerce_frame(frame).reset_index(drop=True)
-    y = _check_labels(labels, len(data))
+    y = check_labels(labels, len(data))
     # A feature missing in every row gives the model nothing to split on (and makes the
     # gradient-boosting binner fail obscurely): name it, so the gap upstream is found.
     empty = [name for name in schema.names if data[name].isna().all()]
@@ -126,7 +126,7 @@ def train_model(
     )
 
 
-def _check_labels(labels: Labels, n_rows: int) -> npt.NDArray[np.int64]:
+def check_labels(labels: Labels, n_rows: int) -> npt.NDArray[np.int64]:
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) != n_rows:
         raise ValueError(f"expected {n_rows} labels (one per row), got shape {y.shape}")
