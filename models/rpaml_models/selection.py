@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from rpaml_models.card_data import curves, importance
 from rpaml_models.evaluation import (
     amounts_of,
     calibration_table,
@@ -239,6 +240,8 @@ def select_and_train(
         "why": _why(scored, best),
         "calibration_table": calibration_table(y, oof),
         **report,
+        "curves": curves(policy, oof, y, amounts),
+        "permutation_importance": importance(pipeline, data, y, seed=settings.seed),
     }
     return SelectionResult(
         pipeline=pipeline,

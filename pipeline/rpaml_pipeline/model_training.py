@@ -23,7 +23,7 @@ from rpaml_models.selection import Candidate, SelectionSettings, select_and_trai
 from rpaml_pipeline.canonical import sha256_hex
 from rpaml_pipeline.errors import TrainingError
 from rpaml_pipeline.model_spec import decision_policy, feature_schema
-from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.process import ProcessDefinition, process_hash
 from rpaml_pipeline.promotion import LabeledRecords, evidence_split, judge
 from rpaml_pipeline.store import RecordState, Store
 
@@ -59,10 +59,12 @@ def labeled_records(store: Store, process: ProcessDefinition) -> LabeledRecords:
     """The features, labels and natural keys of every current labeled record."""
     names = [feature.name for feature in process.model.features]
     keyed: list[tuple[str, dict[str, Any], int]] = []
+    captured: list[str] = []
     for chunk in store.iter_records(process.name, RecordState.LABELED):
         for record in chunk:
             if record.superseded_by is not None or record.label is None:
                 continue
+            captured.append(record.captured_at.isoformat(timespec="seconds"))
             features = record.features or {}
             keyed.append(
                 (record.natural_key, {name: features.get(name) for name in names}, record.label)
@@ -79,6 +81,7 @@ def labeled_records(store: Store, process: ProcessDefinition) -> LabeledRecords:
         frame=frame,
         labels=np.array([int(label) for _, _, label in keyed], dtype=np.int64),
         keys=[key for key, _, _ in keyed],
+        captured=(min(captured), max(captured)) if captured else None,
     )
 
 
@@ -178,7 +181,18 @@ def train_from_store(
         lineage_run_id=run_id,
         baseline=result.baseline,
         holdout=result.data,
-        evaluation={**result.evaluation, "evidence_records": len(evidence.keys)},
+        evaluation={
+            **result.evaluation,
+            "evidence_records": len(evidence.keys),
+            "training_data": {
+                "process": process.name,
+                "process_hash": "sha256:" + process_hash(process),
+                "label_source": process.labeling.source if process.labeling else None,
+                "positives": int(train.labels.sum()),
+                "captured_from": records.captured[0] if records.captured else None,
+                "captured_to": records.captured[1] if records.captured else None,
+            },
+        },
         training_keys=train.keys,
     )
     decision = judge(registry, name, metadata.version, champion, evidence, policy, settings.seed)

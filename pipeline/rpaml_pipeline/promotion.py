@@ -37,6 +37,8 @@ class LabeledRecords:
     frame: pd.DataFrame
     labels: npt.NDArray[np.int64]
     keys: list[str]
+    captured: tuple[str, str] | None = None
+    """First and last capture time of the records (ISO 8601)."""
 
     def subset(self, positions: npt.NDArray[np.int64] | list[int]) -> LabeledRecords:
         index = np.asarray(positions, dtype=np.int64)

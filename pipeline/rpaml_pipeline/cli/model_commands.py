@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from rpaml_models import ModelRegistry
+from rpaml_models.model_card import write_card
 from rpaml_pipeline.cli import main
-from rpaml_pipeline.cli.common import echo_json, friendly_errors, runtime_of
+from rpaml_pipeline.cli.common import echo_json, friendly_errors, runtime_of, settings_of
 from rpaml_pipeline.model_spec import decision_policy
 from rpaml_pipeline.model_training import labeled_records
 from rpaml_pipeline.promotion import compare_in_store, promote_by_hand
@@ -120,3 +122,21 @@ def model_promote(ctx: click.Context, version: str, reason: str, override: bool)
 
 def _num(value: object, digits: int) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, int | float) else "-"
+
+
+@model.command("card")
+@click.argument("target", required=False)
+@click.option("--output", type=click.Path(path_type=Path), help="Folder (default: <data>/cards).")
+@click.pass_context
+@friendly_errors
+def model_card(ctx: click.Context, target: str | None, output: Path | None) -> None:
+    """Write the model card (HTML and JSON) of NAME[@VERSION] (default: the champion)."""
+    with runtime_of(ctx) as runtime:
+        registry = ModelRegistry(runtime.registry_dir)
+        name, _, version = (target or runtime.process.model.name).partition("@")
+        chosen = version or registry.champion(name)
+        if chosen is None:
+            raise click.ClickException(f"{name} has no champion; name a version: {name}@N")
+        folder = output or settings_of(ctx).data_dir / "cards"
+        page, data = write_card(registry, name, chosen, folder)
+    click.echo(f"model card of {name} v{chosen}: {page} (facts: {data})")
