@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from rpaml_models.compiled import ColumnEncoder, CompiledClassifier
 from rpaml_models.explain import BaselineExplainer
+from rpaml_models.linear_path import LinearPath
 from rpaml_models.metadata import ModelMetadata
 from rpaml_models.policy import Action, DecisionPolicy
 from rpaml_models.schema import FeatureSchema, FieldIssue
@@ -163,7 +164,7 @@ class LoadedModel:
     policy : DecisionPolicy
     schema : FeatureSchema
     pipeline : sklearn.pipeline.Pipeline
-    runtime : {"onnxruntime", "sklearn"}
+    runtime : {"onnxruntime", "numpy", "sklearn"}
     runtime_reason : str
     """
 
@@ -173,7 +174,7 @@ class LoadedModel:
         metadata: ModelMetadata,
         policy: DecisionPolicy,
         pipeline: Pipeline,
-        compiled: CompiledClassifier | None = None,
+        compiled: CompiledClassifier | LinearPath | None = None,
         runtime_reason: str = "",
     ) -> None:
         self.name = metadata.name
@@ -189,8 +190,12 @@ class LoadedModel:
         self._positive = list(self._classifier.classes_).index(1)
         self._compiled = compiled
         self._encoder = ColumnEncoder(pipeline, self.schema) if compiled is not None else None
-        self.runtime: Literal["onnxruntime", "sklearn"] = (
-            "onnxruntime" if compiled is not None else "sklearn"
+        self.runtime: Literal["onnxruntime", "numpy", "sklearn"] = (
+            "sklearn"
+            if compiled is None
+            else "numpy"
+            if isinstance(compiled, LinearPath)
+            else "onnxruntime"
         )
         self.runtime_reason = runtime_reason or (
             "compiled path verified at registration" if compiled else "scikit-learn"

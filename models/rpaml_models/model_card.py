@@ -70,7 +70,7 @@ def card_facts(registry: ModelRegistry, name: str, version: str) -> dict[str, An
         "limits": _limits(
             metadata.metrics,
             evaluation,
-            compilation is not None and compilation.runtime == "onnxruntime",
+            compilation is not None and compilation.runtime != "sklearn",
         ),
     }
 
@@ -94,8 +94,8 @@ def _limits(metrics: dict[str, float], evaluation: dict[str, Any], compiled: boo
         )
     if not compiled:
         limits.append(
-            "This recipe is not compiled to ONNX; it is served by scikit-learn (see the "
-            "service benchmark for what that costs)."
+            "This recipe has no compiled path (ONNX or NumPy); it is served by scikit-learn "
+            "(see the service benchmark for what that costs)."
         )
     return limits
 

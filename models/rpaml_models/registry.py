@@ -54,6 +54,7 @@ from rpaml_models.errors import (
     RegistryError,
 )
 from rpaml_models.explain import BaselineValue
+from rpaml_models.linear_path import LinearPath
 from rpaml_models.loaded import LoadedModel
 from rpaml_models.metadata import (
     CHECKED_LIBRARIES,
@@ -432,12 +433,15 @@ class ModelRegistry:
             raise RegistryError(f"{artifact_path}: holds {type(pipeline).__name__}, not a Pipeline")
         compilation = metadata.compilation
         reason = "registered without compilation" if compilation is None else compilation.reason
-        compiled: CompiledClassifier | None = None
-        if onnx_bytes is not None:
-            try:
+        compiled: CompiledClassifier | LinearPath | None = None
+        try:
+            if onnx_bytes is not None:
                 compiled = CompiledClassifier(onnx_bytes, classifier_layout(pipeline))
-            except CompilationError as error:
-                reason = f"compiled path unavailable here ({error}); serving scikit-learn"
+            elif compilation is not None and compilation.runtime == "numpy":
+                # Rebuilt from the verified artifact: nothing else is stored for it.
+                compiled = LinearPath(pipeline[-1])
+        except CompilationError as error:
+            reason = f"compiled path unavailable here ({error}); serving scikit-learn"
         return LoadedModel(
             metadata=metadata,
             policy=policy,

@@ -98,7 +98,7 @@ class ServedModelHealth(BaseModel):
 
     version: str
     policy_version: str
-    runtime: Literal["onnxruntime", "sklearn"] = Field(
+    runtime: Literal["onnxruntime", "numpy", "sklearn"] = Field(
         description="Scoring path: the parity-checked ONNX model, or scikit-learn."
     )
     runtime_reason: str = Field(description="Why this runtime (parity figures or cause).")
