@@ -55,6 +55,8 @@ class SelectionSettings:
     seed: int = 0
     calibrations: tuple[Calibration, ...] = ("none", "sigmoid", "isotonic")
     bootstrap: int = 1000
+    tie_standard_errors: float = 1.0
+    """Out-of-fold costs within this many standard errors of the cheapest are a tie."""
 
 
 @dataclass(frozen=True)
@@ -193,12 +195,14 @@ def select_and_train(
     amounts = amounts_of(policy, data)
     scored: list[dict[str, Any]] = []
     predictions: list[FloatArray] = []
+    per_record: list[FloatArray] = []
     for candidate in candidates:
         raw, fold_of = out_of_fold(schema, candidate, data, y, settings)
         for calibration in settings.calibrations:
             oof = calibrated_out_of_fold(raw, fold_of, y, calibration)
             metrics = probability_metrics(y, oof)
-            cost = _mean_cost(policy, oof, y, amounts)
+            per_record.append(_costs(policy, oof, y, amounts))
+            cost = float(per_record[-1].mean())
             scored.append(
                 {
                     "name": candidate.name,
@@ -210,11 +214,7 @@ def select_and_train(
                 }
             )
             predictions.append(oof)
-    # Lowest cost first; costs equal to the cent are a tie that log loss decides.
-    best = min(
-        range(len(scored)),
-        key=lambda i: (round(scored[i]["cost_per_record"], 2), scored[i]["log_loss"]),
-    )
+    best = _choose(scored, per_record, settings.tie_standard_errors)
     chosen, oof = scored[best], predictions[best]
     pipeline = build_recipe(
         schema,
@@ -254,25 +254,49 @@ def select_and_train(
     )
 
 
-def _mean_cost(
+def _costs(
     policy: DecisionPolicy, p: FloatArray, y: npt.NDArray[np.int64], amounts: FloatArray
-) -> float:
+) -> FloatArray:
     if policy.kind != "costs":
-        return 0.0
-    return float(realised_costs(policy, policy.choose(p, amounts), y, amounts).mean())
+        return np.zeros(len(y))
+    return realised_costs(policy, policy.choose(p, amounts), y, amounts)
+
+
+def _choose(scored: list[dict[str, Any]], per_record: list[FloatArray], ties: float) -> int:
+    """The cheapest candidate, where costs within ``ties`` standard errors of the paired
+    difference to the cheapest are a tie that log loss decides.
+
+    A few large positive records move a realised cost a lot: two candidates whose
+    difference is well inside its own noise are not told apart by cost, and the less
+    noisy log loss is the better judge between them.
+    """
+    cheapest = min(range(len(scored)), key=lambda i: scored[i]["cost_per_record"])
+    tied = []
+    for index, costs in enumerate(per_record):
+        difference = costs - per_record[cheapest]
+        error = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(costs) > 1 else 0.0
+        margin = ties * error
+        scored[index]["tied_with_cheapest"] = bool(difference.mean() <= margin + 1e-9)
+        if scored[index]["tied_with_cheapest"]:
+            tied.append(index)
+    return min(tied, key=lambda i: (scored[i]["log_loss"], scored[i]["cost_per_record"]))
 
 
 def _why(scored: list[dict[str, Any]], best: int) -> str:
-    ranked = sorted(scored, key=lambda row: (round(row["cost_per_record"], 2), row["log_loss"]))
     winner = scored[best]
-    text = (
-        f"{winner['name']} ({winner['calibration']} calibration) had the lowest out-of-fold "
-        f"expected cost, {winner['cost_per_record']:,.2f} per record"
-    )
-    if len(ranked) > 1:
-        runner = ranked[1]
-        text += (
-            f"; next: {runner['name']} ({runner['calibration']}) at "
-            f"{runner['cost_per_record']:,.2f}"
+    cheapest = min(scored, key=lambda row: row["cost_per_record"])
+    tied = sum(row["tied_with_cheapest"] for row in scored)
+    if winner is cheapest or winner["cost_per_record"] == cheapest["cost_per_record"]:
+        text = (
+            f"{winner['name']} ({winner['calibration']} calibration) had the lowest "
+            f"out-of-fold expected cost, {winner['cost_per_record']:,.2f} per record"
+        )
+    else:
+        text = (
+            f"{winner['name']} ({winner['calibration']} calibration) had the lowest "
+            f"out-of-fold expected cost within the noise ({winner['cost_per_record']:,.2f} "
+            f"per record against the cheapest's {cheapest['cost_per_record']:,.2f}: "
+            f"{tied} candidates tied within one standard error) and the lowest log loss "
+            f"among them, {winner['log_loss']:.4f}"
         )
     return text
