@@ -266,7 +266,7 @@ class CompiledClassifier:
         return np.asarray(output, dtype=np.float64)[:, 0] + self.layout.baseline
 
     def predict_positive(self, encoded: FloatMatrix) -> FloatMatrix:
-        """Fraud probabilities of encoded rows (the logistic of the margin, in float64)."""
+        """Positive-outcome probabilities of encoded rows (logistic of the margin, float64)."""
         margin = self.margin(encoded)
         return np.asarray(1.0 / (1.0 + np.exp(-margin)), dtype=np.float64)
 

@@ -124,7 +124,7 @@ class BaselineExplainer:
     min_effect : float, default=0.01
         Smallest score increase worth reporting.
     predict_positive : callable, default=None
-        Fraud probabilities of preprocessed rows; the compiled classifier when the
+        Positive-outcome probabilities of preprocessed rows; the compiled classifier when the
         model is served compiled, the pipeline's classifier otherwise.
     """
 
@@ -194,9 +194,9 @@ class BaselineExplainer:
         substitution : Substitution
             From :meth:`substitute`.
         scores : ndarray of shape (n_rows,)
-            Fraud probabilities of the original rows.
+            Positive-outcome probabilities of the original rows.
         variant_scores : ndarray of shape (n_variants,), default=None
-            Fraud probabilities of ``substitution.variants``. Callers that score the
+            Positive-outcome probabilities of ``substitution.variants``. Callers that score the
             rows and the variants in one ``predict_proba`` call pass them here;
             computed when omitted.
 
@@ -215,7 +215,7 @@ class BaselineExplainer:
         return result
 
     def predict(self, transformed: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Fraud probabilities of preprocessed rows."""
+        """Positive-outcome probabilities of preprocessed rows."""
         if transformed.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         if self._predict_positive is not None:

@@ -26,7 +26,7 @@ class Scored:
     Attributes
     ----------
     score : float
-        Fraud probability.
+        Probability of the positive outcome (label 1).
     action : str
         One of the policy's actions.
     reasons : tuple of str
@@ -226,7 +226,7 @@ class LoadedModel:
         return np.asarray(proba[:, self._positive], dtype=np.float64)
 
     def score_frame(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
-        """Fraud probabilities for a frame with the schema's columns.
+        """Positive-outcome probabilities for a frame with the schema's columns.
 
         Parameters
         ----------
