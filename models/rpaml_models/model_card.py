@@ -165,6 +165,8 @@ def _band(axes: Axes, facts: dict[str, Any]) -> None:
     multipliers = [p["multiplier"] for p in points]
     axes.plot(multipliers, [p["cost"] for p in points], "o-", label="cost per record")
     axes.set_xscale("log")
+    axes.set_xticks(multipliers, [f"{m:g}" for m in multipliers], minor=False)
+    axes.minorticks_off()
     axes.set_xlabel(f"{band.get('action', 'middle action')} cost used to decide, x table")
     axes.set_ylabel("cost per record")
     axes.axvline(1.0, color="grey", linestyle="--", linewidth=1)
@@ -182,7 +184,8 @@ def _scores(axes: Axes, facts: dict[str, Any]) -> None:
         axes.stairs([c / total for c in counts], edges, label=str(outcomes[int(label)]))
     axes.set_xlabel("predicted probability")
     axes.set_ylabel("share of the outcome's records")
-    axes.legend(fontsize=8)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8)
 
 
 def _importance(axes: Axes, facts: dict[str, Any]) -> None:

@@ -228,7 +228,11 @@ def select_and_train(
         policy, oof, y, amounts, seed=settings.seed, n_bootstrap=settings.bootstrap,
         champion=champion,
     )  # fmt: skip
-    metrics = {k: float(v) for k, v in chosen.items() if isinstance(v, int | float)}
+    metrics = {
+        k: float(v)
+        for k, v in chosen.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
     evaluation = {
         "method": (
             f"{settings.folds}-fold stratified cross-validation (seed {settings.seed}), "
