@@ -106,7 +106,7 @@ def test_a_model_that_cannot_be_compiled_is_served_by_scikit_learn_with_the_reas
 
     assert onnx_bytes is None
     assert report.runtime == "sklearn"
-    assert report.reason == "not compiled: cannot compile a LogisticRegression"
+    assert report.reason == "not compiled: cannot score a LogisticRegression in NumPy"
 
 
 def test_parity_beyond_the_policys_tolerance_keeps_scikit_learn(
