@@ -69,7 +69,9 @@ SCHEMA = FeatureSchema(
         FeatureSpec(name="region", kind="categorical", categories=("n", "s", "e", "w", "c")),
     )
 )
-POLICY = DecisionPolicy(version="bench-1", approve_below=0.3, reject_at_or_above=0.7)
+POLICY = DecisionPolicy(
+    version="bench-1", actions=("approve", "escalate", "reject"), lower=0.3, upper=0.7
+)
 
 
 def reference_data(n_rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:

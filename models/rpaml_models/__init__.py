@@ -17,13 +17,12 @@ from rpaml_models.explain import BaselineExplainer, BaselineValue, compute_basel
 from rpaml_models.features import build_pipeline
 from rpaml_models.loaded import ColumnRows, LoadedModel, Scored, ScoringOutcome, ValidatedRows
 from rpaml_models.metadata import ModelMetadata, ModelSummary, PromotionRecord, library_versions
-from rpaml_models.policy import ACTIONS, Action, Decision, DecisionPolicy
+from rpaml_models.policy import Action, CostCell, Decision, DecisionPolicy
 from rpaml_models.registry import ModelRegistry
 from rpaml_models.schema import FeatureKind, FeatureSchema, FeatureSpec, FieldIssue
 from rpaml_models.training import TrainingResult, train_model, training_data_hash
 
 __all__ = [
-    "ACTIONS",
     "Action",
     "ArtifactIntegrityError",
     "BaselineExplainer",
@@ -31,6 +30,7 @@ __all__ = [
     "ColumnRows",
     "CompilationError",
     "CompilationReport",
+    "CostCell",
     "Decision",
     "DecisionPolicy",
     "FeatureKind",

@@ -35,6 +35,7 @@ from sklearn.pipeline import Pipeline
 
 from rpaml_models.errors import CompilationError
 from rpaml_models.features import encoded_feature_order
+from rpaml_models.linear_path import LinearPath, linear_probe_rows
 from rpaml_models.policy import DecisionPolicy
 from rpaml_models.schema import FeatureSchema
 
@@ -58,8 +59,9 @@ class CompilationReport(BaseModel):
 
     Attributes
     ----------
-    runtime : {"onnxruntime", "sklearn"}
-        The scoring path the service uses for this version.
+    runtime : {"onnxruntime", "numpy", "sklearn"}
+        The scoring path the service uses for this version (``numpy``: the spline
+        logistic recipe's path, :mod:`rpaml_models.linear_path`).
     reason : str
         Why that runtime: the parity result, or why compilation was not possible.
     onnx_sha256 : str or None
@@ -67,7 +69,7 @@ class CompilationReport(BaseModel):
     parity_rows : int
         Rows compared with scikit-learn (held-out plus threshold probes).
     max_probability_difference : float or None
-        Largest absolute difference of the fraud probability over those rows.
+        Largest absolute difference of the positive-class probability over those rows.
     decision_mismatches : int or None
         Rows whose policy decision differs between the two paths.
     libraries : dict of str to str
@@ -76,7 +78,7 @@ class CompilationReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    runtime: Literal["onnxruntime", "sklearn"]
+    runtime: Literal["onnxruntime", "numpy", "sklearn"]
     reason: str
     onnx_sha256: str | None = None
     parity_rows: int = 0
@@ -264,7 +266,7 @@ class CompiledClassifier:
         return np.asarray(output, dtype=np.float64)[:, 0] + self.layout.baseline
 
     def predict_positive(self, encoded: FloatMatrix) -> FloatMatrix:
-        """Fraud probabilities of encoded rows (the logistic of the margin, in float64)."""
+        """Positive-outcome probabilities of encoded rows (logistic of the margin, float64)."""
         margin = self.margin(encoded)
         return np.asarray(1.0 / (1.0 + np.exp(-margin)), dtype=np.float64)
 
@@ -492,10 +494,16 @@ def compile_model(
     report : CompilationReport
     """
     libraries = _converter_versions()
+    onnx_bytes: bytes | None = None
+    compiled: CompiledClassifier | LinearPath
     try:
         encoder = ColumnEncoder(pipeline, schema)
-        onnx_bytes = convert_classifier(pipeline)
-        compiled = CompiledClassifier(onnx_bytes, classifier_layout(pipeline))
+        if type(pipeline[-1]).__name__ == "HistGradientBoostingClassifier":
+            onnx_bytes = convert_classifier(pipeline)
+            compiled = CompiledClassifier(onnx_bytes, classifier_layout(pipeline))
+        else:
+            # Not a tree ensemble: the spline logistic recipe has a NumPy path instead.
+            compiled = LinearPath(pipeline[-1])
     except CompilationError as error:
         return None, CompilationReport(
             runtime="sklearn", reason=f"not compiled: {error}", libraries=libraries
@@ -516,7 +524,12 @@ def compile_model(
             reason="not compiled: the column encoder differs from the pipeline's preprocessing",
             libraries=libraries,
         )
-    rows = np.vstack([encoded, probe_rows(pipeline, encoded if has_holdout else encoded[:0])])
+    probes = (
+        probe_rows(pipeline, encoded if has_holdout else encoded[:0])
+        if onnx_bytes is not None
+        else linear_probe_rows(encoded)
+    )
+    rows = np.vstack([encoded, probes])
     expected = np.asarray(classifier.predict_proba(rows)[:, positive], dtype=np.float64)
     actual = compiled.predict_positive(rows)
     difference = float(np.max(np.abs(expected - actual)))
@@ -547,6 +560,10 @@ def compile_model(
         difference <= policy.compiled_score_tolerance
         and mismatches <= policy.compiled_max_decision_mismatches
     ):
+        if onnx_bytes is None:
+            return None, CompilationReport(
+                runtime="numpy", reason=f"NumPy path: {measured}, within {tolerance}", **common
+            )
         return onnx_bytes, CompilationReport(
             runtime="onnxruntime",
             reason=f"compiled: {measured}, within {tolerance}",

@@ -1,4 +1,4 @@
-"""Model reasons: which features push a row's fraud score up.
+"""Model reasons: which features push a row's score up.
 
 The method is baseline substitution. Every model stores a baseline row (the training
 median of each numeric feature, the most frequent value of each boolean and
@@ -7,7 +7,7 @@ categorical feature). For a row, the effect of feature ``j`` is::
     score(row) - score(row with feature j set to its baseline value)
 
 A positive effect means the row's actual value raises the score relative to a typical
-claim. The top effects become reasons such as ``"prior_claims=5 raises the score by
+row. The top effects become reasons such as ``"age=5 raises the score by
 0.21"``.
 
 Cost: the batch is preprocessed once; the variants are built in NumPy on the encoded
@@ -124,7 +124,7 @@ class BaselineExplainer:
     min_effect : float, default=0.01
         Smallest score increase worth reporting.
     predict_positive : callable, default=None
-        Fraud probabilities of preprocessed rows; the compiled classifier when the
+        Positive-outcome probabilities of preprocessed rows; the compiled classifier when the
         model is served compiled, the pipeline's classifier otherwise.
     """
 
@@ -194,9 +194,9 @@ class BaselineExplainer:
         substitution : Substitution
             From :meth:`substitute`.
         scores : ndarray of shape (n_rows,)
-            Fraud probabilities of the original rows.
+            Positive-outcome probabilities of the original rows.
         variant_scores : ndarray of shape (n_variants,), default=None
-            Fraud probabilities of ``substitution.variants``. Callers that score the
+            Positive-outcome probabilities of ``substitution.variants``. Callers that score the
             rows and the variants in one ``predict_proba`` call pass them here;
             computed when omitted.
 
@@ -215,7 +215,7 @@ class BaselineExplainer:
         return result
 
     def predict(self, transformed: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Fraud probabilities of preprocessed rows."""
+        """Positive-outcome probabilities of preprocessed rows."""
         if transformed.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         if self._predict_positive is not None:
@@ -271,7 +271,7 @@ class BaselineExplainer:
         Returns
         -------
         list of tuple of str
-            Up to ``top_k`` reasons per row such as ``"prior_claims=5 raises the
+            Up to ``top_k`` reasons per row such as ``"age=5 raises the
             score by 0.21"``; empty when no feature raises the score by at least
             ``min_effect``.
         """

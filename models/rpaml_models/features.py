@@ -22,7 +22,7 @@ from rpaml_models.schema import FeatureSchema
 PREPROCESS_STEP = "preprocess"
 CLASSIFIER_STEP = "classifier"
 
-# Defaults chosen for small tabular data sets (a few thousand claims): shallow trees
+# Defaults chosen for small tabular data sets (a few thousand rows): shallow trees
 # and moderate regularisation; callers override any of them through ``params``.
 DEFAULT_PARAMS: Mapping[str, object] = {
     "max_iter": 200,

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from rpaml_models.compiled import ColumnEncoder, CompiledClassifier
 from rpaml_models.explain import BaselineExplainer
+from rpaml_models.linear_path import LinearPath
 from rpaml_models.metadata import ModelMetadata
 from rpaml_models.policy import Action, DecisionPolicy
 from rpaml_models.schema import FeatureSchema, FieldIssue
@@ -25,15 +26,19 @@ class Scored:
     Attributes
     ----------
     score : float
-        Fraud probability.
-    action : {"approve", "escalate", "reject"}
+        Probability of the positive outcome (label 1).
+    action : str
+        One of the policy's actions.
     reasons : tuple of str
         The policy's reason first, then the model's (features raising the score).
+    expected_costs : dict of str to float or None
+        Every action's expected cost, when the policy is a costs policy.
     """
 
     score: float
     action: Action
     reasons: tuple[str, ...]
+    expected_costs: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +164,7 @@ class LoadedModel:
     policy : DecisionPolicy
     schema : FeatureSchema
     pipeline : sklearn.pipeline.Pipeline
-    runtime : {"onnxruntime", "sklearn"}
+    runtime : {"onnxruntime", "numpy", "sklearn"}
     runtime_reason : str
     """
 
@@ -169,7 +174,7 @@ class LoadedModel:
         metadata: ModelMetadata,
         policy: DecisionPolicy,
         pipeline: Pipeline,
-        compiled: CompiledClassifier | None = None,
+        compiled: CompiledClassifier | LinearPath | None = None,
         runtime_reason: str = "",
     ) -> None:
         self.name = metadata.name
@@ -185,8 +190,12 @@ class LoadedModel:
         self._positive = list(self._classifier.classes_).index(1)
         self._compiled = compiled
         self._encoder = ColumnEncoder(pipeline, self.schema) if compiled is not None else None
-        self.runtime: Literal["onnxruntime", "sklearn"] = (
-            "onnxruntime" if compiled is not None else "sklearn"
+        self.runtime: Literal["onnxruntime", "numpy", "sklearn"] = (
+            "sklearn"
+            if compiled is None
+            else "numpy"
+            if isinstance(compiled, LinearPath)
+            else "onnxruntime"
         )
         self.runtime_reason = runtime_reason or (
             "compiled path verified at registration" if compiled else "scikit-learn"
@@ -217,7 +226,7 @@ class LoadedModel:
         return np.asarray(proba[:, self._positive], dtype=np.float64)
 
     def score_frame(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
-        """Fraud probabilities for a frame with the schema's columns.
+        """Positive-outcome probabilities for a frame with the schema's columns.
 
         Parameters
         ----------
@@ -307,7 +316,7 @@ class LoadedModel:
             model_reasons = [()] * len(validated)
         decisions = self.policy.decide(scores.tolist(), validated.rows)
         return [
-            Scored(score, decision.action, decision.reasons + reasons)
+            Scored(score, decision.action, decision.reasons + reasons, decision.expected_costs)
             for score, decision, reasons in zip(
                 scores.tolist(), decisions, model_reasons, strict=True
             )

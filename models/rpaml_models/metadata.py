@@ -63,6 +63,10 @@ class ModelMetadata(BaseModel):
     compilation : CompilationReport or None
         The compiled (ONNX) path's parity result and the runtime to serve; ``None``
         for versions registered before compilation existed (served by scikit-learn).
+    evaluation : dict or None
+        How the version was chosen and how good it is: the candidates' out-of-fold
+        scores, the calibration table, the cost per record with bootstrap intervals for
+        the policy and its baselines, the action mix (:mod:`rpaml_models.selection`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
@@ -80,6 +84,7 @@ class ModelMetadata(BaseModel):
     artifact_sha256: str
     baseline: dict[str, BaselineValue] | None = None
     compilation: CompilationReport | None = None
+    evaluation: dict[str, Any] | None = None
 
 
 class PromotionRecord(BaseModel):
@@ -97,6 +102,10 @@ class PromotionRecord(BaseModel):
         When (UTC).
     previous : str or None
         The champion it replaced.
+    verdict : str or None
+        What the comparison on shared evidence concluded (``better``, ``worse``...).
+    override : bool
+        True when a person promoted against, or without, the evidence.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -106,6 +115,8 @@ class PromotionRecord(BaseModel):
     evidence: dict[str, Any]
     promoted_at: datetime
     previous: str | None = None
+    verdict: str | None = None
+    override: bool = False
 
 
 class ModelSummary(BaseModel):

@@ -22,14 +22,16 @@ import fcntl
 import hashlib
 import hmac
 import io
+import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pandas as pd
@@ -52,6 +54,7 @@ from rpaml_models.errors import (
     RegistryError,
 )
 from rpaml_models.explain import BaselineValue
+from rpaml_models.linear_path import LinearPath
 from rpaml_models.loaded import LoadedModel
 from rpaml_models.metadata import (
     CHECKED_LIBRARIES,
@@ -68,6 +71,7 @@ METADATA_FILE = "metadata.json"
 POLICY_FILE = "policy.json"
 CHAMPION_FILE = "champion.json"
 PROMOTIONS_FILE = "promotions.jsonl"
+TRAINING_KEYS_FILE = "training_keys.json"
 
 # Names and versions become path components: restricting their alphabet (no dots, no
 # separators) is what makes reaching outside the root impossible.
@@ -107,6 +111,8 @@ class ModelRegistry:
         baseline: Mapping[str, BaselineValue] | None = None,
         holdout: pd.DataFrame | None = None,
         compile: bool = True,
+        evaluation: Mapping[str, Any] | None = None,
+        training_keys: Sequence[str] | None = None,
     ) -> ModelMetadata:
         """Store a fitted pipeline as the next version of ``name``.
 
@@ -138,6 +144,11 @@ class ModelRegistry:
             Compile the model to ONNX and check parity (see
             :mod:`rpaml_models.compiled`); the result, and the runtime the service
             will use, is recorded in ``metadata.compilation``.
+        evaluation : mapping, default=None
+            JSON-ready evidence of how the version was chosen (``SelectionResult``).
+        training_keys : sequence of str, default=None
+            Keys of the records trained on, so a later comparison can use only
+            records neither version saw (:meth:`training_keys`).
 
         Returns
         -------
@@ -171,6 +182,9 @@ class ModelRegistry:
             artifact = buffer.getvalue()
             _write_file(staging / ARTIFACT_FILE, artifact)
             _write_file(staging / POLICY_FILE, policy.model_dump_json(indent=2).encode())
+            if training_keys is not None:
+                keys = json.dumps(sorted(training_keys)).encode()
+                _write_file(staging / TRAINING_KEYS_FILE, keys)
             compilation: CompilationReport | None = None
             if compile:
                 onnx_bytes, compilation = compile_model(pipeline, schema, policy, holdout)
@@ -190,6 +204,7 @@ class ModelRegistry:
                 artifact_sha256=hashlib.sha256(artifact).hexdigest(),
                 baseline=None if baseline is None else dict(baseline),
                 compilation=compilation,
+                evaluation=None if evaluation is None else dict(evaluation),
             )
             while True:
                 version = str(self._highest_number(model_dir) + 1)
@@ -211,7 +226,14 @@ class ModelRegistry:
                 shutil.rmtree(staging, ignore_errors=True)
 
     def promote(
-        self, name: str, version: str, *, reason: str, evidence: Mapping[str, object]
+        self,
+        name: str,
+        version: str,
+        *,
+        reason: str,
+        evidence: Mapping[str, object],
+        verdict: str | None = None,
+        override: bool = False,
     ) -> None:
         """Make ``version`` the champion of ``name`` and record why.
 
@@ -243,6 +265,8 @@ class ModelRegistry:
                     evidence=dict(evidence),
                     promoted_at=datetime.now(UTC),
                     previous=self.champion(name),
+                    verdict=verdict,
+                    override=override,
                 )
                 line = record.model_dump_json()
             except (ValidationError, ValueError, TypeError) as error:
@@ -333,6 +357,13 @@ class ModelRegistry:
             )
         return metadata
 
+    def training_keys(self, name: str, version: str) -> set[str] | None:
+        """Keys of the records ``version`` was trained on; None if not recorded."""
+        path = self._version_dir(name, version) / TRAINING_KEYS_FILE
+        if not path.is_file():
+            return None
+        return set(json.loads(path.read_text(encoding="utf-8")))
+
     def find_by_training_hash(self, name: str, training_data_hash: str) -> ModelMetadata | None:
         """The newest version of ``name`` trained on data with this hash, or None.
 
@@ -402,12 +433,15 @@ class ModelRegistry:
             raise RegistryError(f"{artifact_path}: holds {type(pipeline).__name__}, not a Pipeline")
         compilation = metadata.compilation
         reason = "registered without compilation" if compilation is None else compilation.reason
-        compiled: CompiledClassifier | None = None
-        if onnx_bytes is not None:
-            try:
+        compiled: CompiledClassifier | LinearPath | None = None
+        try:
+            if onnx_bytes is not None:
                 compiled = CompiledClassifier(onnx_bytes, classifier_layout(pipeline))
-            except CompilationError as error:
-                reason = f"compiled path unavailable here ({error}); serving scikit-learn"
+            elif compilation is not None and compilation.runtime == "numpy":
+                # Rebuilt from the verified artifact: nothing else is stored for it.
+                compiled = LinearPath(pipeline[-1])
+        except CompilationError as error:
+            reason = f"compiled path unavailable here ({error}); serving scikit-learn"
         return LoadedModel(
             metadata=metadata,
             policy=policy,

@@ -60,14 +60,14 @@ def train_model(
     seed: int = 0,
     test_size: float = 0.25,
 ) -> TrainingResult:
-    """Train a fraud model for ``schema`` and measure it on a stratified holdout.
+    """Train a model for ``schema`` and measure it on a stratified holdout.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         Training rows; must contain the schema's columns (others are ignored).
     labels : sequence of int
-        1 for fraud, 0 for legitimate, one per row of ``frame``.
+        1 for the positive outcome, 0 for the negative, one per row of ``frame``.
     schema : FeatureSchema
         The model's inputs.
     params : mapping
@@ -89,7 +89,7 @@ def train_model(
         has fewer than two rows (a stratified split needs both in each part).
     """
     data = schema.coerce_frame(frame).reset_index(drop=True)
-    y = _check_labels(labels, len(data))
+    y = check_labels(labels, len(data))
     # A feature missing in every row gives the model nothing to split on (and makes the
     # gradient-boosting binner fail obscurely): name it, so the gap upstream is found.
     empty = [name for name in schema.names if data[name].isna().all()]
@@ -126,7 +126,7 @@ def train_model(
     )
 
 
-def _check_labels(labels: Labels, n_rows: int) -> npt.NDArray[np.int64]:
+def check_labels(labels: Labels, n_rows: int) -> npt.NDArray[np.int64]:
     y = np.asarray(labels)
     if y.ndim != 1 or len(y) != n_rows:
         raise ValueError(f"expected {n_rows} labels (one per row), got shape {y.shape}")
@@ -137,8 +137,8 @@ def _check_labels(labels: Labels, n_rows: int) -> npt.NDArray[np.int64]:
     counts = np.bincount(y, minlength=2)
     if counts.min() < 2:
         raise ValueError(
-            f"need at least two rows of each class, got {counts[0]} legitimate and "
-            f"{counts[1]} fraud"
+            f"need at least two rows of each class, got {counts[0]} negative and "
+            f"{counts[1]} positive"
         )
     return y
 

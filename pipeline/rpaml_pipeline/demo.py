@@ -22,6 +22,9 @@ from typing import Any
 
 import httpx
 
+from rpaml_models import ModelRegistry
+from rpaml_models.model_card import write_card
+from rpaml_pipeline import decision_quality
 from rpaml_pipeline.child_processes import ManagedProcess, sandbox_portal
 from rpaml_pipeline.errors import DemoError
 from rpaml_pipeline.process import ProcessDefinition, load_process
@@ -74,6 +77,7 @@ class DemoSummary:
     states: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     robot_logs: dict[str, str] = field(default_factory=dict)
+    model_card: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -116,6 +120,16 @@ def run_demo(
             with timer.stage("train"):
                 summary.training = _stage(runtime, TrainStage(), summary)
                 progress(str(summary.training.get("message", "")))
+            champion = summary.training.get("champion")
+            if champion:
+                page, _ = write_card(
+                    ModelRegistry(runtime.registry_dir),
+                    process.model.name,
+                    str(champion),
+                    settings.data_dir / "cards",
+                )
+                summary.model_card = str(page)
+                progress(f"model card at {page}")
 
             service = running.enter_context(
                 _started(timer, "start service", _service(settings, secrets))
@@ -266,23 +280,14 @@ def _decision_quality(
         timeout=30,
     )
     response.raise_for_status()
-    truth = {row["claim_id"]: bool(row["is_fraud"]) for row in response.json()}
-    per_action: dict[str, dict[str, int]] = {}
-    for chunk in store.iter_records(process.name, "acted"):
-        for record in chunk:
-            if record.decision is None or record.natural_key not in truth:
-                continue
-            cell = per_action.setdefault(record.decision, {"claims": 0, "fraudulent": 0})
-            cell["claims"] += 1
-            cell["fraudulent"] += int(truth[record.natural_key])
-    frauds = sum(cell["fraudulent"] for cell in per_action.values())
-    caught = sum(cell["fraudulent"] for action, cell in per_action.items() if action != "approve")
-    return {
-        "per_action": per_action,
-        "frauds_among_acted": frauds,
-        "frauds_stopped": caught,
-        "fraud_recall": round(caught / frauds, 3) if frauds else None,
+    # The probability given the claim and its policy's data: the most any policy could know.
+    truth = {
+        row["claim_id"]: float(
+            row.get("fraud_probability_given_policy") or row["fraud_probability"]
+        )
+        for row in response.json()
     }
+    return decision_quality.measure(store, process, truth)
 
 
 def render(summary: DemoSummary) -> str:
@@ -332,15 +337,13 @@ def render(summary: DemoSummary) -> str:
         metrics = training.get("metrics", {})
         lines.append(
             f"Model         {training['model']} v{training['version']} "
-            f"(champion v{training.get('champion')}; holdout ROC AUC "
-            f"{metrics.get('roc_auc', float('nan')):.3f}); {training['message']}"
+            f"(champion v{training.get('champion')}; out-of-fold ROC AUC "
+            f"{metrics.get('roc_auc', float('nan')):.3f}, calibration error "
+            f"{metrics.get('ece', float('nan')):.3f}); {training['message']}"
         )
-    quality = summary.decision_quality
-    if quality.get("frauds_among_acted"):
-        lines.append(
-            f"Quality       {quality['frauds_stopped']} of {quality['frauds_among_acted']} "
-            "truly fraudulent claims acted on were escalated or rejected"
-        )
+    lines.extend(decision_quality.render(summary.decision_quality))
+    if summary.model_card:
+        lines.append(f"Model card    {summary.model_card}")
     lines.append("")
     lines.append(
         "Records by state  " + ", ".join(f"{k} {v}" for k, v in sorted(summary.states.items()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rpaml_models import DecisionPolicy, FeatureSchema, FeatureSpec
+from rpaml_models import CostCell, DecisionPolicy, FeatureSchema, FeatureSpec
 from rpaml_pipeline.process import ProcessDefinition
 
 
@@ -27,17 +27,23 @@ def decision_policy(process: ProcessDefinition) -> DecisionPolicy:
         return DecisionPolicy(
             version=spec.version,
             kind="thresholds",
-            approve_below=spec.thresholds.approve_below,
-            reject_at_or_above=spec.thresholds.reject_at_or_above,
+            actions=tuple(spec.actions),
+            lower=spec.thresholds.lower,
+            upper=spec.thresholds.upper,
         )
-    assert spec.costs is not None  # the process model requires exactly one rule
-    costs = spec.costs
+    assert spec.costs is not None and spec.outcomes is not None  # checked on load
+    by_label = {label: name for name, label in spec.outcomes.items()}
     return DecisionPolicy(
         version=spec.version,
         kind="costs",
+        actions=tuple(spec.actions),
+        outcomes=(by_label[0], by_label[1]),
         costs={
-            "approve": {"fraud": costs.false_approve, "legitimate": 0.0},
-            "escalate": {"fraud": costs.escalate, "legitimate": costs.escalate},
-            "reject": {"fraud": 0.0, "legitimate": costs.false_reject},
+            action: {
+                outcome: CostCell(fixed=cell.fixed, per_unit=cell.per_unit)
+                for outcome, cell in cells.items()
+            }
+            for action, cells in spec.costs.items()
         },
+        amount_feature=spec.amount_field,
     )

@@ -61,6 +61,7 @@ class ScoreResult:
     reasons: tuple[str, ...]
     model_version: str
     policy_version: str
+    expected_costs: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +363,8 @@ class ScoringClient:
             scores = [float(score) for score in body["scores"]]
             decisions = [str(decision) for decision in body["decisions"]]
             reasons = [tuple(str(r) for r in row) for row in body["reasons"]]
+            costs = body.get("expected_costs") or [None] * len(ids)
+            expected = [_costs(row) for row in costs]
             versions = (str(body["model_version"]), str(body["policy_version"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ScoringError(
@@ -375,9 +378,9 @@ class ScoringClient:
             )
         return _ChunkOutcome(
             results=[
-                ScoreResult(item_id, score, decision, reason, *versions)
-                for item_id, score, decision, reason in zip(
-                    ids, scores, decisions, reasons, strict=True
+                ScoreResult(item_id, score, decision, reason, *versions, costs_row)
+                for item_id, score, decision, reason, costs_row in zip(
+                    ids, scores, decisions, reasons, expected, strict=True
                 )
             ]
         )
@@ -424,6 +427,13 @@ class ScoringClient:
         )
 
 
+def _costs(raw: object) -> dict[str, float] | None:
+    """Every action's expected cost from an answer (absent for a thresholds policy)."""
+    if not isinstance(raw, dict):
+        return None
+    return {str(action): float(cost) for action, cost in raw.items()}
+
+
 def _score_result(raw: object) -> ScoreResult | None:
     if not isinstance(raw, dict):
         return None
@@ -436,6 +446,7 @@ def _score_result(raw: object) -> ScoreResult | None:
             reasons=tuple(str(reason) for reason in reasons),
             model_version=str(raw["model_version"]),
             policy_version=str(raw["policy_version"]),
+            expected_costs=_costs(raw.get("expected_costs")),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -220,7 +220,7 @@ def _decided_values(result: ScoreResult) -> dict[str, Any]:
         "reasons": list(result.reasons),
         "model_version": result.model_version,
         "policy_version": result.policy_version,
-        "expected_costs": getattr(result, "expected_costs", None),
+        "expected_costs": result.expected_costs,
     }
 
 

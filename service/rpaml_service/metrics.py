@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from rpaml_models import ACTIONS, LoadedModel
+from rpaml_models import LoadedModel
 
 _LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
@@ -28,7 +28,8 @@ class ModelMetrics:
         self.request_rows = metrics.request_rows.labels(name)
         self.batch_rows = metrics.batch_rows.labels(name, version)
         self.decisions: dict[str, Any] = {
-            action: metrics.decisions.labels(name, version, action) for action in ACTIONS
+            action: metrics.decisions.labels(name, version, action)
+            for action in model.policy.actions
         }
 
 

@@ -70,11 +70,14 @@ class ScoreResult(BaseModel):
     """Score and decision for one record, in request order."""
 
     id: str | None = Field(description="The record's id as sent (null when none was sent).")
-    score: float = Field(description="Model score: the estimated probability of fraud.")
+    score: float = Field(description="Model score: the probability of the positive outcome.")
     decision: str = Field(
         description="Action chosen by the decision policy, e.g. approve, escalate, reject."
     )
     reasons: list[str] = Field(description="Why the policy chose this action, readable.")
+    expected_costs: dict[str, float] | None = Field(
+        default=None, description="Every action's expected cost (a costs policy only)."
+    )
     model_version: str
     policy_version: str
 
@@ -95,7 +98,7 @@ class ServedModelHealth(BaseModel):
 
     version: str
     policy_version: str
-    runtime: Literal["onnxruntime", "sklearn"] = Field(
+    runtime: Literal["onnxruntime", "numpy", "sklearn"] = Field(
         description="Scoring path: the parity-checked ONNX model, or scikit-learn."
     )
     runtime_reason: str = Field(description="Why this runtime (parity figures or cause).")
@@ -188,6 +191,7 @@ class ColumnarScoreResponse(BaseModel):
     scores: list[float]
     decisions: list[str]
     reasons: list[list[str]]
+    expected_costs: list[dict[str, float] | None] | None = None
 
 
 class ReloadResponse(BaseModel):

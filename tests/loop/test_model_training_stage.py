@@ -27,7 +27,7 @@ def test_first_model_is_trained_registered_and_promoted(
     assert registry.champion("claims_fraud") == "1"
     metadata = registry.metadata("claims_fraud", "1")
     assert metadata.training_data_hash == outcome.training_data_hash
-    assert metadata.policy_version == "claims-policy-1"
+    assert metadata.policy_version == "claims-costs-1"
     assert [f.name for f in metadata.feature_schema.features][:3] == [
         "amount",
         "claimant_age",

@@ -40,12 +40,15 @@ def test_validated_records_are_scored_and_decided(
     for record in decided:
         assert record.decision in {"approve", "escalate", "reject"}
         assert record.model_name == "claims_fraud" and record.model_version == "1"
-        assert record.policy_version == "claims-policy-1"
+        assert record.policy_version == "claims-costs-1"
         assert record.reasons and record.score is not None
-        if record.score < 0.15:
-            assert record.decision == "approve"
-        elif record.score >= 0.6:
-            assert record.decision == "reject"
+        # The decision is the cheapest action, and the reasons list every action's cost.
+        assert record.expected_costs is not None
+        assert set(record.expected_costs) == {"approve", "escalate", "reject"}
+        cheapest = min(record.expected_costs, key=record.expected_costs.__getitem__)
+        assert record.decision == cheapest
+        assert record.reasons[0].startswith("expected cost: approve ")
+        assert record.reasons[0].endswith(f"-> {record.decision}")
         steps = [event.step for event in store.record_events(record.record_id)]
         assert steps[-2:] == ["score", "decide"]
 

@@ -84,4 +84,6 @@ def trained(claims: tuple[pd.DataFrame, np.ndarray]) -> TrainingResult:
 
 @pytest.fixture
 def policy() -> DecisionPolicy:
-    return DecisionPolicy(version="thresholds-1", approve_below=0.2, reject_at_or_above=0.7)
+    return DecisionPolicy(
+        version="thresholds-1", actions=("approve", "escalate", "reject"), lower=0.2, upper=0.7
+    )

@@ -106,7 +106,7 @@ def test_a_model_that_cannot_be_compiled_is_served_by_scikit_learn_with_the_reas
 
     assert onnx_bytes is None
     assert report.runtime == "sklearn"
-    assert report.reason == "not compiled: cannot compile a LogisticRegression"
+    assert report.reason == "not compiled: cannot score a LogisticRegression in NumPy"
 
 
 def test_parity_beyond_the_policys_tolerance_keeps_scikit_learn(
@@ -116,8 +116,9 @@ def test_parity_beyond_the_policys_tolerance_keeps_scikit_learn(
     # equality of every probability, which double-precision trees may miss by an ulp.
     strict = DecisionPolicy(
         version="strict",
-        approve_below=0.3,
-        reject_at_or_above=0.7,
+        actions=("approve", "escalate", "reject"),
+        lower=0.3,
+        upper=0.7,
         compiled_score_tolerance=0.0,
     )
     onnx_bytes, report = compile_model(trained.pipeline, schema, strict)

@@ -121,7 +121,15 @@ def test_promotion_history_and_champion_record(registry, trained, schema, policy
     assert (record.version, record.previous, record.reason) == ("2", "1", "better on replay")
     assert record.evidence["challenger"] == {"roc_auc": 0.85}
     on_disk = json.loads((registry.root / "claims_fraud" / "champion.json").read_text())
-    assert set(on_disk) == {"version", "reason", "evidence", "promoted_at", "previous"}
+    assert set(on_disk) == {
+        "version",
+        "reason",
+        "evidence",
+        "promoted_at",
+        "previous",
+        "verdict",
+        "override",
+    }
     history = registry.promotions("claims_fraud")
     assert [(r.version, r.previous) for r in history] == [("1", None), ("2", "1")]
     lines = (registry.root / "claims_fraud" / "promotions.jsonl").read_text().splitlines()

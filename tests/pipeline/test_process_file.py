@@ -34,10 +34,13 @@ def test_claims_triage_loads(process_def: ProcessDefinition) -> None:
     assert process_def.contract.natural_key == ["claim_id"]
     assert process_def.contract.fields["amount"].type == "money"
     assert process_def.model.name == "claims_fraud"
-    assert process_def.policy.version == "claims-policy-1"
-    assert process_def.policy.thresholds is not None
-    assert process_def.policy.thresholds.approve_below == 0.15
-    assert process_def.policy.thresholds.reject_at_or_above == 0.6
+    assert process_def.policy.actions == ["approve", "escalate", "reject"]
+    assert process_def.policy.amount_field == "amount"
+    assert process_def.policy.costs is not None
+    assert process_def.policy.costs["approve"]["fraud"].per_unit == 1.0
+    assert process_def.policy.costs["reject"]["legitimate"].fixed == 2500
+    kinds = {c.kind for c in process_def.model.candidates}
+    assert kinds == {"spline_logistic", "gradient_boosting"}
     assert process_def.labeling is not None
     assert process_def.labeling.labels == {"Fraud confirmed": 1, "Paid": 0}
     assert process_def.robots.collect == "collect_claims"
@@ -53,7 +56,7 @@ def test_process_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
     data = _raw()
     policy = data["policy"]
     assert isinstance(policy, dict)
-    policy["thresholds"]["approve_below"] = 0.2
+    policy["costs"]["escalate"]["fraud"] = 151
     assert process_hash(load_process(_write(tmp_path, data))) != process_hash(first)
 
 
@@ -63,11 +66,12 @@ def test_a_second_process_is_just_a_file(tmp_path: Path) -> None:
     data["description"] = "Same contract, different policy"
     data["policy"] = {
         "version": "motor-1",
-        "costs": {"false_approve": 5, "false_reject": 1, "escalate": 0.5},
+        "actions": ["settle", "inspect", "refuse"],
+        "thresholds": {"lower": 0.2, "upper": 0.8},
     }
     definition = load_process(_write(tmp_path, data, "motor_claims.yaml"))
     assert definition.name == "motor_claims"
-    assert definition.policy.costs is not None
+    assert definition.policy.thresholds is not None
 
 
 def test_wrong_type_names_file_key_and_expectation(tmp_path: Path) -> None:
@@ -119,12 +123,12 @@ def test_cleaning_rule_errors_point_at_the_rule(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     data = _raw()
-    data["policy"]["thresholds"]["approve_below"] = "low"  # type: ignore[index]
+    data["policy"]["costs"]["escalate"]["fraud"] = "low"  # type: ignore[index]
     data["schedules"]["collect"] = "every 15 minutes"  # type: ignore[index]
     with pytest.raises(ProcessFileError) as caught:
         load_process(_write(tmp_path, data))
     keys = {issue.key for issue in caught.value.issues}
-    assert {"policy.thresholds.approve_below", "schedules.collect"} <= keys
+    assert {"policy.costs.escalate.fraud", "schedules.collect"} <= keys
     assert "cron expression" in str(caught.value)
 
 
@@ -164,3 +168,64 @@ def test_missing_section_is_named(tmp_path: Path) -> None:
     with pytest.raises(ProcessFileError) as caught:
         load_process(_write(tmp_path, data))
     assert "policy: required key is missing" in str(caught.value)
+
+
+def _policy_issues(tmp_path: Path, change: object) -> dict[str, str]:
+    data = _raw()
+    policy = data["policy"]
+    assert isinstance(policy, dict)
+    change(policy)  # type: ignore[operator]
+    path = _write(tmp_path, data)
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(path)
+    assert str(path) in str(caught.value)
+    return {issue.key: issue.message for issue in caught.value.issues}
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "expected"),
+    [
+        (lambda p: p["costs"].pop("reject"), "policy.costs", "missing action 'reject'"),
+        (
+            lambda p: p["costs"]["escalate"].pop("legitimate"),
+            "policy.costs.escalate",
+            "missing outcome 'legitimate'",
+        ),
+        (
+            lambda p: p["costs"]["reject"].update(legitimate=-2500),
+            "policy.costs.reject.legitimate.fixed",
+            "greater than or equal to 0",
+        ),
+        (
+            lambda p: p["costs"]["escalate"].update(fraud="150"),
+            "policy.costs.escalate.fraud",
+            "expected a cost: a number >= 0",
+        ),
+        (
+            lambda p: p.update(amount_field="amount_eur"),
+            "policy.amount_field",
+            "numeric model feature",
+        ),
+        (
+            lambda p: p["costs"]["approve"].update(stolen=5),
+            "policy.costs.approve.stolen",
+            "not an outcome the model predicts",
+        ),
+        (
+            lambda p: p["outcomes"].update(fraud=2),
+            "policy.outcomes.fraud",
+            "not one the model can predict",
+        ),
+        (
+            lambda p: p["costs"].update(ignore={"fraud": 1, "legitimate": 1}),
+            "policy.costs.ignore",
+            "not an action of policy.actions",
+        ),
+    ],
+)
+def test_a_broken_cost_table_is_refused_naming_the_key(
+    tmp_path: Path, change: object, key: str, expected: str
+) -> None:
+    issues = _policy_issues(tmp_path, change)
+    assert key in issues, issues
+    assert expected in issues[key]

@@ -27,8 +27,12 @@ SCHEMA = FeatureSchema(
         FeatureSpec(name="police_report", kind="boolean"),
     )
 )
-THRESHOLDS = DecisionPolicy(version="thresholds-1", approve_below=0.3, reject_at_or_above=0.7)
-LOOSE_THRESHOLDS = DecisionPolicy(version="thresholds-2", approve_below=0.5, reject_at_or_above=0.9)
+THRESHOLDS = DecisionPolicy(
+    version="thresholds-1", actions=("approve", "escalate", "reject"), lower=0.3, upper=0.7
+)
+LOOSE_THRESHOLDS = DecisionPolicy(
+    version="thresholds-2", actions=("approve", "escalate", "reject"), lower=0.5, upper=0.9
+)
 # Small and fast: the tests check behaviour, not model quality.
 PARAMS = {"max_iter": 40, "min_samples_leaf": 10}
 

@@ -26,8 +26,8 @@ def test_list_models_describes_every_served_model(client: TestClient) -> None:
     assert fraud["feature_schema"]["features"][2]["categories"] == ["web", "phone", "agent"]
     assert set(fraud["metrics"]) >= {"roc_auc", "log_loss"}
     datetime.fromisoformat(fraud["trained_at"])
-    assert fraud["policy"]["approve_below"] == 0.3
-    assert fraud["policy"]["reject_at_or_above"] == 0.7
+    assert fraud["policy"]["lower"] == 0.3
+    assert fraud["policy"]["upper"] == 0.7
 
 
 def test_get_one_model(client: TestClient) -> None:

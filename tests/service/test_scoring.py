@@ -17,11 +17,11 @@ SCORE_FRAUD = "/v1/models/claims_fraud/score"
 
 
 def _expected_action(score: float) -> str:
-    assert THRESHOLDS.approve_below is not None
-    assert THRESHOLDS.reject_at_or_above is not None
-    if score >= THRESHOLDS.reject_at_or_above:
+    assert THRESHOLDS.lower is not None
+    assert THRESHOLDS.upper is not None
+    if score >= THRESHOLDS.upper:
         return "reject"
-    if score < THRESHOLDS.approve_below:
+    if score < THRESHOLDS.lower:
         return "approve"
     return "escalate"
 

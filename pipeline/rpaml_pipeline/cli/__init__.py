@@ -28,6 +28,7 @@ def _register() -> None:
         data_commands,
         demo_command,
         io_commands,
+        model_commands,
         orchestration_commands,
         quarantine_commands,
         records,

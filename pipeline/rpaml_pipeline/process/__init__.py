@@ -5,11 +5,17 @@ added by writing a new YAML file, never by changing library code.
 """
 
 from rpaml_pipeline.errors import ProcessFileError, ProcessIssue
+from rpaml_pipeline.process.decision_spec import (
+    CandidateSpec,
+    CostCellSpec,
+    PolicySpec,
+    SelectionSpec,
+    Thresholds,
+)
 from rpaml_pipeline.process.definition import (
     CleaningRule,
     Contract,
     Copy,
-    Costs,
     DaysBetween,
     DefaultRule,
     EnrichmentSpec,
@@ -24,10 +30,8 @@ from rpaml_pipeline.process.definition import (
     ParseIntRule,
     ParseMoneyRule,
     ParseNumberRule,
-    PolicySpec,
     ProcessDefinition,
     RobotsSpec,
-    Thresholds,
     TransformSpec,
     TrimRule,
     UpperRule,
@@ -35,10 +39,11 @@ from rpaml_pipeline.process.definition import (
 from rpaml_pipeline.process.loader import load_process, parse_process, process_hash
 
 __all__ = [
+    "CandidateSpec",
     "CleaningRule",
     "Contract",
     "Copy",
-    "Costs",
+    "CostCellSpec",
     "DaysBetween",
     "DefaultRule",
     "EnrichmentSpec",
@@ -58,6 +63,7 @@ __all__ = [
     "ProcessFileError",
     "ProcessIssue",
     "RobotsSpec",
+    "SelectionSpec",
     "Thresholds",
     "TransformSpec",
     "TrimRule",

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 # The sections other modules hold, importable from here as before (the public model).
 from rpaml_pipeline.process.contract import Contract, FieldSpec, OrderedRule
+from rpaml_pipeline.process.decision_spec import CandidateSpec, PolicySpec, SelectionSpec
 from rpaml_pipeline.process.delivery_targets import (
     DeliverableState,
     DeliveryTarget,
@@ -259,44 +260,10 @@ class ModelSpec(Section):
     target: str = "label"
     features: list[ModelFeature] = Field(min_length=1)
     params: dict[str, Scalar] = Field(default_factory=dict)
-
-
-class Thresholds(Section):
-    """Score thresholds: approve below, reject at or above, escalate in between."""
-
-    approve_below: float = Field(ge=0.0, le=1.0)
-    reject_at_or_above: float = Field(ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Thresholds:
-        if self.approve_below > self.reject_at_or_above:
-            raise ValueError(
-                f"approve_below ({self.approve_below}) must not exceed "
-                f"reject_at_or_above ({self.reject_at_or_above})"
-            )
-        return self
-
-
-class Costs(Section):
-    """Expected-cost decision: the cost of each mistake and of escalating."""
-
-    false_approve: float = Field(ge=0.0)
-    false_reject: float = Field(ge=0.0)
-    escalate: float = Field(ge=0.0)
-
-
-class PolicySpec(Section):
-    """The versioned decision policy (thresholds or expected costs)."""
-
-    version: str = Field(min_length=1)
-    thresholds: Thresholds | None = None
-    costs: Costs | None = None
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> PolicySpec:
-        if (self.thresholds is None) == (self.costs is None):
-            raise ValueError("give exactly one of 'thresholds' or 'costs'")
-        return self
+    """Parameters of the single gradient-boosting recipe used when no candidates are given."""
+    candidates: list[CandidateSpec] = Field(default_factory=list)
+    """Recipes training chooses among by cross-validated business cost."""
+    selection: SelectionSpec = Field(default_factory=SelectionSpec)
 
 
 # --- robots and schedules ---------------------------------------------------------------

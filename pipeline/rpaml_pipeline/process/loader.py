@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from rpaml_pipeline.canonical import sha256_hex
 from rpaml_pipeline.errors import ProcessFileError, ProcessIssue
+from rpaml_pipeline.process.decision_spec import policy_issues
 from rpaml_pipeline.process.definition import (
     DaysBetween,
     ParseBoolRule,
@@ -160,6 +161,9 @@ def reference_issues(definition: ProcessDefinition) -> list[ProcessIssue]:
                     f"(produced: {', '.join(sorted(produced))})",
                 )
             )
+    labels = set(definition.labeling.labels.values()) if definition.labeling else None
+    numeric = {f.name for f in definition.model.features if f.kind == "numeric"}
+    issues.extend(policy_issues(definition.policy, labels, numeric))
     return issues
 
 

@@ -117,6 +117,21 @@ def policy_for_claim(claim: GeneratedClaim, seed: int) -> PolicyRecord:
     )
 
 
+def fraud_probability_given_policy(claim: GeneratedClaim, seed: int) -> float:
+    """The claim's fraud probability given everything the portal and the policy
+    application show, the policy's missed payments included.
+
+    Missed payments are drawn after the claim's fraud (more of them for a fraud), so they
+    carry information the claim's ``fraud_probability`` lacks: this Bayes posterior is
+    the best any policy could know, and what decisions are measured against.
+    """
+    missed = int(policy_for_claim(claim, seed).missed_payments)
+    fraud = _MISSED_WEIGHTS_FRAUD[missed] / sum(_MISSED_WEIGHTS_FRAUD)
+    honest = _MISSED_WEIGHTS_HONEST[missed] / sum(_MISSED_WEIGHTS_HONEST)
+    p = claim.fraud_probability
+    return p * fraud / (p * fraud + (1.0 - p) * honest)
+
+
 def generate_policies(
     seed: int, open_claims: int, closed_claims: int, late_arrivals: int = 0
 ) -> list[PolicyRecord]:

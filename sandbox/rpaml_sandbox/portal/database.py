@@ -489,17 +489,46 @@ class PortalDatabase:
                 "FROM claims c LEFT JOIN actions a ON a.claim_id = c.claim_id "
                 "ORDER BY c.arrival_seq IS NULL, c.arrival_seq DESC, c.late_rank"
             ).fetchall()
+        posterior = self._posteriors()
         claims: list[dict[str, Any]] = []
         for row in rows:
             values = dict(row)
             item: dict[str, Any] = {name: values[name] for name in _CLEAN_COLUMNS}
             item["is_fraud"] = bool(values["is_fraud"])
+            item["fraud_probability_given_policy"] = posterior.get(values["claim_id"])
             item["hidden"] = values["arrival_seq"] is None
             item["display"] = {name: values[f"{name}_display"] for name in _DISPLAY_FIELDS}
             for name in ("decision", "receipt", "decided_at", "decided_by"):
                 item[name] = values[name]
             claims.append(item)
         return claims
+
+    def _posteriors(self) -> dict[str, float]:
+        """Each claim's fraud probability given its policy's data too (the desktop
+        application's, regenerated from the same seed and counts)."""
+        # Imported here: the desktop's policies import the portal's generator, whose
+        # package imports this module.
+        from rpaml_sandbox.desktop.policies import fraud_probability_given_policy
+
+        with self.connect() as conn:
+            meta = {r["key"]: r["value"] for r in conn.execute("SELECT * FROM portal_meta")}
+        try:
+            seed = int(meta["seed"])
+            counts = [int(meta[k]) for k in ("open_claims", "closed_claims", "late_arrivals")]
+        except (KeyError, ValueError):
+            return {}
+        owners: dict[str, str] = {}
+        posterior: dict[str, float] = {}
+        for claim in generate_claims(seed, *counts):
+            # A policy's record is drawn with its first claim: it tells nothing more
+            # about any later claim on the same policy.
+            owner = owners.setdefault(claim.policy_number, claim.claim_id)
+            posterior[claim.claim_id] = (
+                fraud_probability_given_policy(claim, seed)
+                if owner == claim.claim_id
+                else claim.fraud_probability
+            )
+        return posterior
 
     def status_counts(self) -> dict[str, int]:
         """Visible claims per status."""

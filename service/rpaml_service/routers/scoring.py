@@ -124,6 +124,7 @@ def records_answer(
                     "score": scored.score,
                     "decision": scored.action,
                     "reasons": scored.reasons,
+                    "expected_costs": scored.expected_costs,
                     "model_version": model_version,
                     "policy_version": policy_version,
                 }
@@ -144,6 +145,7 @@ def columns_answer(model: LoadedModel, ids: list[str] | None, results: list[Scor
             "scores": [scored.score for scored in results],
             "decisions": [scored.action for scored in results],
             "reasons": [scored.reasons for scored in results],
+            "expected_costs": [scored.expected_costs for scored in results],
         }
     )
 

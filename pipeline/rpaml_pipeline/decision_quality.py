@@ -1,0 +1,73 @@
+"""How good the applied decisions were, measured against a sandbox's hidden truth.
+
+Only a sandbox knows each record's true probability of the positive outcome; with it the
+expected cost of every applied decision under the process's cost table is known exactly,
+and so is the best any policy could have done (the oracle, which decides on the true
+probability). The truth is used here to measure, never to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from rpaml_models.evaluation import expected_costs_given_truth
+from rpaml_pipeline.model_spec import decision_policy
+from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.store import Store
+
+
+def measure(store: Store, process: ProcessDefinition, truth: Mapping[str, float]) -> dict[str, Any]:
+    """Expected cost per record of the acted decisions, the oracle and every
+    always-the-same-action rule, from ``truth`` (natural key -> true probability)."""
+    policy = decision_policy(process)
+    if policy.kind != "costs":
+        return {}
+    keys: list[str] = []
+    chosen: list[int] = []
+    amounts: list[float] = []
+    for chunk in store.iter_records(process.name, "acted"):
+        for record in chunk:
+            if record.decision not in policy.actions or record.natural_key not in truth:
+                continue
+            keys.append(record.natural_key)
+            chosen.append(policy.actions.index(record.decision))
+            features = record.features or {}
+            amount = features.get(policy.amount_feature) if policy.amount_feature else None
+            amounts.append(float(amount) if isinstance(amount, int | float) else np.nan)
+    if not keys:
+        return {}
+    p = np.array([truth[key] for key in keys], dtype=np.float64)
+    amount_array = np.array(amounts, dtype=np.float64)
+    choices = np.array(chosen, dtype=np.int64)
+
+    def cost(of: np.ndarray) -> float:
+        return float(expected_costs_given_truth(policy, of, p, amount_array).mean())
+
+    applied = cost(choices)
+    oracle = cost(policy.choose(p, amount_array))
+    rows: dict[str, float] = {"rpaml (applied decisions)": applied, "oracle": oracle}
+    for index, action in enumerate(policy.actions):
+        rows[f"{action} everything"] = cost(np.full(len(keys), index, dtype=np.int64))
+    return {
+        "records": len(keys),
+        "cost_per_record": rows,
+        "ratio_to_oracle": {name: value / oracle for name, value in rows.items()},
+        "actions": {a: int(np.sum(choices == i)) for i, a in enumerate(policy.actions)},
+    }
+
+
+def render(quality: Mapping[str, Any]) -> list[str]:
+    """The measurement as lines of a table."""
+    if not quality:
+        return []
+    lines = [
+        f"Decisions     expected cost per record of the {quality['records']} acted records, "
+        "from the sandbox's true probabilities"
+    ]
+    ratios = quality["ratio_to_oracle"]
+    for name, value in quality["cost_per_record"].items():
+        lines.append(f"  {name:<28} {value:>10,.0f}   {ratios[name]:6.2f}x oracle")
+    return lines
