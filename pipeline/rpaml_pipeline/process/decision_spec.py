@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from rpaml_pipeline.errors import ProcessIssue
 from rpaml_pipeline.process.section_base import FieldName, Section
