@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from rpaml_models import ModelRegistry
 from rpaml_pipeline.cli import main
@@ -112,6 +113,28 @@ def test_the_score_stage_records_drift_and_alerts_and_status_shows_them(
     assert drift["alerts"] and {a["level"] for a in drift["alerts"]} == {"alert"}
     run = store.get_run(result.run_id)
     assert run.details[ALERTS_KEY] == drift["alerts"]
+    # The node exporter's textfile holds the same figures.
+    text = (tmp_path / "data" / "metrics" / "rpaml.prom").read_text()
+    samples = [
+        sample for family in text_string_to_metric_families(text) for sample in family.samples
+    ]
+    psi = {
+        s.labels["feature"]: s.value
+        for s in samples
+        if s.name == "rpaml_drift_psi" and s.labels["version"] == outcome.version
+    }
+    assert psi.pop(SCORE) == pytest.approx(figures[SCORE]["psi"])
+    assert psi == pytest.approx({n: f["psi"] for n, f in figures["features"].items()})
+    assert {s.labels["model"] for s in samples if s.name == "rpaml_drift_psi"} == {
+        process.model.name
+    }
+    counted = {
+        (s.labels["level"], s.labels["kind"]): s.value
+        for s in samples
+        if s.name == "rpaml_monitoring_alerts"
+    }
+    assert counted[("alert", "drift")] == len(drift["alerts"])
+    assert counted[("warn", "drift")] == 0
     store.close()
     env = {
         "RPAML_DATA_DIR": str(tmp_path / "data"),

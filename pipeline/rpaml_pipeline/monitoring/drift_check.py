@@ -46,6 +46,8 @@ class DriftMonitor:
 
     reference_of: Callable[[str], DriftReference | None]
     spec: MonitoringSpec
+    model: str = ""
+    """The model's name, carried into the report (and the metrics)."""
     _counts: dict[str, _Counts | None] = field(default_factory=dict)
     _unreferenced: dict[str, int] = field(default_factory=dict)
 
@@ -91,6 +93,7 @@ class DriftMonitor:
             versions[version] = figures
             alerts.extend(found)
         return {
+            "model": self.model,
             "thresholds": self.spec.model_dump(mode="json"),
             "versions": versions,
             "alerts": alerts,

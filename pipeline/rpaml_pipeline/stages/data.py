@@ -10,7 +10,7 @@ from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.delivery.run import chosen_targets, output_datasets
 from rpaml_pipeline.lineage.openlineage import Dataset
 from rpaml_pipeline.monitoring.drift_check import ALERTS_KEY
-from rpaml_pipeline.monitoring.references import drift_monitor
+from rpaml_pipeline.monitoring.references import drift_monitor, export_metrics
 from rpaml_pipeline.process.definition import SourceSpec
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.scoring_stage import score_validated
@@ -90,6 +90,7 @@ class ScoreStage:
         drift = monitor.report()
         if drift["alerts"]:
             runtime.store.annotate_run(run_id, {ALERTS_KEY: drift["alerts"]})
+        export_metrics(runtime, current=(run_id, drift))
         used = [datasets.model(runtime, version) for version in summary.model_versions]
         inputs = [datasets.records(runtime, "validated", typed=True), *used]
         outputs = [datasets.records(runtime, "decided", rows=summary.scored, typed=True)]
