@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := chromium chromium-driver xvfb xclip xdotool
 export SE_OFFLINE := true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint format docs system venv clean bench bench-compare bench-pipeline bench-robots bench-sources
+.PHONY: demo test lint format docs system venv clean bench bench-compare bench-pipeline bench-robots bench-sources bench-drift
 
 # Debian packages the robots need; installed only when missing and only as root.
 system:
@@ -80,6 +80,11 @@ bench-pipeline: venv
 	$(BIN)/python bench/pipeline.py --records 200000 1000000 \
 		--store-url "$${RPAML_BENCH_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 	$(BIN)/python bench/store_floor.py --records 200000
+
+# Monitoring: a million scored rows counted into a model's reference bins and judged
+# (per-feature and score PSI, KS shift); the goal is at most 10 s.
+bench-drift: venv
+	$(BIN)/python bench/drift.py --rows 1000000
 
 # The robots against the sandbox: list pages, detail pages, bulk and single decisions,
 # desktop lookups, and whether pabot helps on this machine.

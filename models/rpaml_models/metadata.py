@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rpaml_models.compiled import CompilationReport
+from rpaml_models.drift import DriftReference
 from rpaml_models.explain import BaselineValue
 from rpaml_models.schema import FeatureSchema
 
@@ -67,6 +68,10 @@ class ModelMetadata(BaseModel):
         How the version was chosen and how good it is: the candidates' out-of-fold
         scores, the calibration table, the cost per record with bootstrap intervals for
         the policy and its baselines, the action mix (:mod:`rpaml_models.selection`).
+    reference : DriftReference or None
+        Binned distributions of every feature and of the out-of-fold scores at
+        training, which monitoring compares live batches with; ``None`` for versions
+        registered before monitoring existed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
@@ -85,6 +90,7 @@ class ModelMetadata(BaseModel):
     baseline: dict[str, BaselineValue] | None = None
     compilation: CompilationReport | None = None
     evaluation: dict[str, Any] | None = None
+    reference: DriftReference | None = None
 
 
 class PromotionRecord(BaseModel):

@@ -45,6 +45,7 @@ from rpaml_models.compiled import (
     classifier_layout,
     compile_model,
 )
+from rpaml_models.drift import DriftReference
 from rpaml_models.errors import (
     ArtifactIntegrityError,
     CompilationError,
@@ -113,6 +114,7 @@ class ModelRegistry:
         compile: bool = True,
         evaluation: Mapping[str, Any] | None = None,
         training_keys: Sequence[str] | None = None,
+        reference: DriftReference | None = None,
     ) -> ModelMetadata:
         """Store a fitted pipeline as the next version of ``name``.
 
@@ -149,6 +151,9 @@ class ModelRegistry:
         training_keys : sequence of str, default=None
             Keys of the records trained on, so a later comparison can use only
             records neither version saw (:meth:`training_keys`).
+        reference : DriftReference, default=None
+            The training distributions monitoring compares live data with
+            (:func:`rpaml_models.drift.build_reference`).
 
         Returns
         -------
@@ -205,6 +210,7 @@ class ModelRegistry:
                 baseline=None if baseline is None else dict(baseline),
                 compilation=compilation,
                 evaluation=None if evaluation is None else dict(evaluation),
+                reference=reference,
             )
             while True:
                 version = str(self._highest_number(model_dir) + 1)

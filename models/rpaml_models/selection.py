@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from rpaml_models.card_data import curves, importance
+from rpaml_models.drift import DriftReference, build_reference
 from rpaml_models.evaluation import (
     amounts_of,
     calibration_table,
@@ -84,6 +85,8 @@ class SelectionResult:
     oof: FloatArray
     baseline: dict[str, BaselineValue]
     data: pd.DataFrame
+    reference: DriftReference | None = None
+    """The features' and out-of-fold scores' binned distributions, for monitoring."""
 
 
 def out_of_fold(
@@ -255,6 +258,7 @@ def select_and_train(
         oof=oof,
         baseline=compute_baseline(data, schema),
         data=data,
+        reference=build_reference(data, schema, oof),
     )
 
 

@@ -194,6 +194,7 @@ def train_from_store(
             },
         },
         training_keys=train.keys,
+        reference=result.reference,
     )
     decision = judge(registry, name, metadata.version, champion, evidence, policy, settings.seed)
     if decision.promote:

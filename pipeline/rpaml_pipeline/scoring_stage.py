@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rpaml_pipeline.monitoring.drift_check import DriftMonitor
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.scoring import (
     ScoreResult,
@@ -67,8 +68,13 @@ def score_validated(
     run_id: str,
     owner: str | None = None,
     lease_seconds: float = 300,
+    monitor: DriftMonitor | None = None,
 ) -> ScoringSummary:
-    """Score every validated record of ``process`` and store score and decision."""
+    """Score every validated record of ``process`` and store score and decision.
+
+    With ``monitor``, each batch's stored features and scores are counted into it (the
+    run's drift against the training reference, :mod:`rpaml_pipeline.monitoring`).
+    """
     owner = owner or default_owner("score")
     summary = ScoringSummary()
     decisions: Counter[str] = Counter()
@@ -81,7 +87,9 @@ def score_validated(
             break
         batch = claimed[0]
         try:
-            results, rejected = _score_batch(store, process, client, batch, run_id, owner, summary)
+            results, rejected = _score_batch(
+                store, process, client, batch, run_id, owner, summary, monitor
+            )
         finally:
             store.batches.release(batch.batch_id, owner)
         for result in results:
@@ -103,6 +111,7 @@ def _score_batch(
     run_id: str,
     owner: str,
     summary: ScoringSummary,
+    monitor: DriftMonitor | None = None,
 ) -> tuple[list[ScoreResult], dict[str, str]]:
     """Score the validated records of one processed batch; the batch keeps its pending
     work when some records were not scored."""
@@ -180,7 +189,27 @@ def _score_batch(
     lost = len(results) + len(rejected) - len(moved)
     if lost:
         summary.error = f"{lost} records changed while being scored"
-    return [r for r in results if r.id in moved], {k: v for k, v in rejected.items() if k in moved}
+    stored = [r for r in results if r.id in moved]
+    if monitor is not None and stored:
+        _observe(monitor, items, stored)
+    return stored, {k: v for k, v in rejected.items() if k in moved}
+
+
+def _observe(
+    monitor: DriftMonitor,
+    items: Sequence[tuple[str, Mapping[str, object]]],
+    results: Sequence[ScoreResult],
+) -> None:
+    """Count the stored results' features and scores, per model version that scored them."""
+    features = dict(items)
+    by_version: dict[str, list[ScoreResult]] = {}
+    for result in results:
+        by_version.setdefault(result.model_version, []).append(result)
+    for version, scored in by_version.items():
+        rows = [features[result.id] for result in scored]
+        names = {name for row in rows for name in row}
+        columns = {name: [row.get(name) for row in rows] for name in names}
+        monitor.add(version, columns, [result.score for result in scored])
 
 
 def _validated_features(

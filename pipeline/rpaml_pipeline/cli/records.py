@@ -10,6 +10,7 @@ import click
 
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.cli.common import echo_json, friendly_errors, settings_of
+from rpaml_pipeline.monitoring.drift_check import run_alerts
 from rpaml_pipeline.orchestration import engine_settings
 from rpaml_pipeline.orchestration.control import orchestration_summary
 from rpaml_pipeline.process import load_process
@@ -53,6 +54,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                         "status": run.status,
                         "started_at": run.started_at,
                         "finished_at": run.finished_at,
+                        "alerts": run_alerts(run.details),
                     }
                     for run in runs
                 ],
@@ -76,6 +78,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 f"  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.process:<16} {what:<18} "
                 f"{run.status:<10} {run.run_id}"
             )
+            for alert in run_alerts(run.details):
+                click.echo(f"      {alert['level']}: {alert['message']}")
     _echo_orchestration(orchestration)
 
 

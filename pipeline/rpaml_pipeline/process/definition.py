@@ -26,6 +26,7 @@ from rpaml_pipeline.process.delivery_targets import (
     WarehouseTarget,
     WebhookTarget,
 )
+from rpaml_pipeline.process.monitoring_section import MonitoringSpec
 from rpaml_pipeline.process.quality_sections import DriftSpec, GateSpec, QualitySpec
 from rpaml_pipeline.process.section_base import (
     FeatureKind,
@@ -302,6 +303,8 @@ class ProcessDefinition(Section):
     weak_labels: list[WeakLabelRule] = Field(default_factory=list)
     enrichment: EnrichmentSpec | None = None
     quality: QualitySpec | None = None
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    """Drift thresholds of scoring runs against the champion's training reference."""
     model: ModelSpec
     policy: PolicySpec
     robots: RobotsSpec = Field(default_factory=RobotsSpec)
@@ -331,6 +334,7 @@ __all__ = [
     "InboxSource",
     "LabelingSpec",
     "MapRule",
+    "MonitoringSpec",
     "NatsSource",
     "ObjectStoreSource",
     "OrderedRule",

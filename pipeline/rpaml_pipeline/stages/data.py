@@ -9,6 +9,8 @@ from typing import Any
 from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.delivery.run import chosen_targets, output_datasets
 from rpaml_pipeline.lineage.openlineage import Dataset
+from rpaml_pipeline.monitoring.drift_check import ALERTS_KEY
+from rpaml_pipeline.monitoring.references import drift_monitor, export_metrics
 from rpaml_pipeline.process.definition import SourceSpec
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.scoring_stage import score_validated
@@ -75,17 +77,29 @@ class ScoreStage:
         return [datasets.records(runtime, "validated", typed=True), datasets.model(runtime, None)]
 
     def run(self, runtime: Runtime, run_id: str) -> StageOutcome:
+        monitor = drift_monitor(runtime)
         with runtime.scoring_client() as client:
             summary = score_validated(
-                runtime.store, runtime.process, client, run_id=run_id, owner=runtime.owner
+                runtime.store,
+                runtime.process,
+                client,
+                run_id=run_id,
+                owner=runtime.owner,
+                monitor=monitor,
             )
+        drift = monitor.report()
+        if drift["alerts"]:
+            runtime.store.annotate_run(run_id, {ALERTS_KEY: drift["alerts"]})
+        export_metrics(runtime, current=(run_id, drift))
         used = [datasets.model(runtime, version) for version in summary.model_versions]
         inputs = [datasets.records(runtime, "validated", typed=True), *used]
         outputs = [datasets.records(runtime, "decided", rows=summary.scored, typed=True)]
         failed = None
         if summary.error:
             failed = f"scoring stopped: {summary.error}; {summary.waiting} records wait"
-        return StageOutcome(summary.as_dict(), outputs=outputs, inputs=inputs, failed=failed)
+        return StageOutcome(
+            {**summary.as_dict(), "drift": drift}, outputs=outputs, inputs=inputs, failed=failed
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,2 @@
+"""Monitoring: live feature and score distributions against the training reference,
+alerts, and their Prometheus export."""
