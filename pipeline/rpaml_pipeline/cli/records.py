@@ -33,12 +33,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
         held = {process: len(held_batches(store, process)) for process in counts}
         messages = {name: store.positions.counts(name) for name in sorted(counts)}
         dead = {name: store.positions.dead_letters(name) for name in sorted(counts)}
+        labels = {name: store.labels.counts(name) for name in sorted(counts)}
     orchestration = _orchestration(settings)
     if as_json:
         echo_json(
             {
                 "records": counts,
                 "held_batches": held,
+                "decision_labels": labels,
                 "source_messages": messages,
                 "dead_letters": {
                     name: [asdict(letter) for letter in letters] for name, letters in dead.items()
@@ -69,6 +71,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {state:<12} {count:>7}")
         if held.get(process):
             click.echo(f"  {held[process]} batch(es) held by the gate: rpaml quarantine list")
+        for kind, count in sorted(labels.get(process, {}).items()):
+            click.echo(f"  {count} decision(s) judged by {kind} labels")
         _echo_messages(messages.get(process, {}), dead.get(process, []))
     if runs:
         click.echo("Latest runs:")
@@ -164,6 +168,19 @@ def lineage(ctx: click.Context, record_id: str, as_json: bool) -> None:
         click.echo(f"  reason     {record.reason}")
     if record.label is not None:
         click.echo(f"  label      {record.label} (source {record.label_source})")
+    for judged in trail.labels:
+        delay = (
+            ""
+            if judged.delay_seconds is None
+            else f", {judged.delay_seconds / 86400:.1f} days after"
+        )
+        click.echo(
+            f"  {judged.kind:<10} label {judged.label} from {judged.source} observed "
+            f"{judged.observed_at:%Y-%m-%d %H:%M:%S}{delay} the decision {judged.action} "
+            f"(model v{judged.model_version or '-'}, policy {judged.policy_version or '-'}, "
+            f"score {'-' if judged.score is None else f'{judged.score:.3f}'}), "
+            f"recorded by run {judged.run_id[:12]}"
+        )
     if record.decision:
         score = f"{record.score:.3f}" if record.score is not None else "-"
         click.echo(

@@ -42,6 +42,9 @@ class ProcessStage:
             chunk_size=self.chunk_size,
             owner=runtime.owner,
         )
+        # Outcomes of decided records that came back as labeled revisions judge those
+        # decisions: linked once, with provenance (rpaml_pipeline.store.labels).
+        outcome_labels = runtime.store.labels.link_outcomes(runtime.process.name, run_id=run_id)
         # Features are derived from the contract fields of the records that validated.
         lineage = {"columnLineage": datasets.column_lineage(runtime, runtime.process)}
         outputs = [
@@ -66,4 +69,8 @@ class ProcessStage:
                 "_schemaURL": RPAML_FACET_SCHEMA.replace("RpamlRunFacet", "RpamlDriftRunFacet"),
                 "alerts": summary.drift_alerts,
             }
-        return StageOutcome(summary.as_dict(), outputs=outputs, facets=run_facets)
+        return StageOutcome(
+            {**summary.as_dict(), "outcome_labels": outcome_labels},
+            outputs=outputs,
+            facets=run_facets,
+        )

@@ -18,6 +18,7 @@ from rpaml_pipeline.store import layout
 from rpaml_pipeline.store.batches import Batches, from_parquet
 from rpaml_pipeline.store.context import StoreContext
 from rpaml_pipeline.store.events import BATCH_STEPS_KEY, GATE_KEY
+from rpaml_pipeline.store.labels import Labels
 from rpaml_pipeline.store.reading import Reading
 from rpaml_pipeline.store.records import (
     STEPS_KEY,
@@ -44,6 +45,7 @@ class LineageReading:
         self._ctx = ctx
         self._batches = batches_
         self._reading = reading
+        self._labels = Labels(ctx)
 
     def positions(self, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
         """``record_id -> row`` of a batch."""
@@ -207,6 +209,7 @@ class LineageReading:
             events=self._events(record),
             revisions=self._reading.records(revision_ids),
             enrichments=found,
+            labels=self._labels.of_record(record_id),
         )
 
     def run_record_ids(self, run_id: str, step: str) -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rpaml_pipeline.store.labels import RecordLabel
 from rpaml_pipeline.store.states import RecordState
 
 
@@ -200,6 +201,8 @@ class RecordLineage:
     """Every revision of the same natural key, oldest first (this one included)."""
     enrichments: list[Enrichment] = field(default_factory=list)
     """Data robots looked up for this record elsewhere, oldest first."""
+    labels: list[RecordLabel] = field(default_factory=list)
+    """Labels judging this record's decision, oldest first."""
 
 
 @dataclass(frozen=True)

@@ -298,3 +298,31 @@ source_positions = Table(
 )
 """Where an incremental source stands (an SQL source's cursor watermark), moved in the
 transaction that staged the rows up to it."""
+
+record_labels = Table(
+    "record_labels",
+    metadata,
+    Column("label_id", Integer, primary_key=True, autoincrement=True),
+    Column("process", String(100), nullable=False),
+    Column("record_id", String(32), ForeignKey("records.record_id"), nullable=False),
+    Column("natural_key", String(400), nullable=False),
+    Column("label", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime),
+    Column("delay_seconds", Float),
+    Column("action", String(50)),
+    Column("score", Float),
+    Column("model_version", String(100)),
+    Column("policy_version", String(100)),
+    Column("run_id", String(32), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("record_id", "kind", "source", name="uq_record_labels_judged"),
+    Index("ix_record_labels_process", "process", "observed_at"),
+)
+"""Labels that judge a decision: an outcome that came back (``kind`` ``outcome``) or, later,
+a person's review, linked to the decided record (``record_id``) with what it judges (the
+action, score, model and policy versions) and when it became known. The labeled revision
+that brought an outcome stays a training record of its own; this row is its provenance."""

@@ -33,6 +33,7 @@ from rpaml_pipeline.store.engine import make_engine, safe_url
 from rpaml_pipeline.store.enrichments import Enrichments
 from rpaml_pipeline.store.hashing import content_hash, raw_hash
 from rpaml_pipeline.store.ingest import Ingest
+from rpaml_pipeline.store.labels import Labels
 from rpaml_pipeline.store.leases import Leases
 from rpaml_pipeline.store.lineage_read import LineageReading
 from rpaml_pipeline.store.migrations import upgrade_to_head
@@ -85,6 +86,7 @@ class Store:
         self.profiles = Profiles(self.ctx)
         self._ingest = Ingest(self.ctx, self.batches)
         self.positions = SourcePositions(self.ctx, self._ingest)
+        self.labels = Labels(self.ctx)
 
     # --- lifecycle ------------------------------------------------------------------
 
