@@ -26,6 +26,7 @@ matplotlib.use("Agg")  # no display: the report is drawn to files, on servers to
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from rpaml_models import ModelRegistry
 from rpaml_models.errors import RegistryError
@@ -180,6 +181,7 @@ def _thresholds(axes: Axes, facts: dict[str, Any]) -> None:
     limits = facts["thresholds"]
     axes.axhline(limits["psi_warn"], color="orange", linestyle="--", linewidth=1, label="warn")
     axes.axhline(limits["psi_alert"], color="red", linestyle="--", linewidth=1, label="alert")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _feature_psi(axes: Axes, facts: dict[str, Any]) -> None:
