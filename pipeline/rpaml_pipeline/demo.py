@@ -34,6 +34,7 @@ from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
 from rpaml_pipeline.stages import (
     DeliverStage,
+    MonitorStage,
     ProcessStage,
     RobotStage,
     ScoreStage,
@@ -78,6 +79,8 @@ class DemoSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     robot_logs: dict[str, str] = field(default_factory=dict)
     model_card: str = ""
+    monitoring: dict[str, Any] = field(default_factory=dict)
+    """The monitor stage's summary: the report's path, its alerts."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -158,6 +161,9 @@ def run_demo(
             summary.decision_quality = _decision_quality(
                 runtime.store, process, portal.url, secrets
             )
+            with timer.stage("monitor"):
+                summary.monitoring = _stage(runtime, MonitorStage(), summary, strict=False)
+                progress(f"monitoring report at {summary.monitoring.get('report')}")
     finally:
         summary.stage_seconds = timer.seconds
         summary.states = runtime.store.counts(process.name).get(process.name, {})

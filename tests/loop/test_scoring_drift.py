@@ -171,3 +171,25 @@ def test_bad_monitoring_values_are_refused_naming_file_and_key(
     with pytest.raises(ProcessFileError) as caught:
         load_process(path)
     assert str(path) in str(caught.value) and expected in str(caught.value)
+
+
+def test_an_unwritable_metrics_folder_does_not_fail_scoring(
+    tmp_path: Path,
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    trained_registry: tuple[Path, TrainingOutcome],
+    service_url: str,
+    service_key: str,
+) -> None:
+    stage(store, process.name, [c for c in claims if c.status == "open"][:10], "collect")
+    process_all(store, process)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "metrics").write_text("a file where the folder should be")
+    runtime = Runtime.of(
+        store, process, data_dir=data_dir, registry_dir=trained_registry[0]
+    ).with_service(service_url, service_key)
+    result = run_stage(runtime, ScoreStage())
+    assert result.succeeded and result.summary["scored"] > 0
+    assert "metrics textfile not written" in result.summary["drift"]["metrics_error"]

@@ -29,6 +29,7 @@ def _register() -> None:
         demo_command,
         io_commands,
         model_commands,
+        monitor_commands,
         orchestration_commands,
         quarantine_commands,
         records,

@@ -23,6 +23,7 @@ JOBS: Mapping[str, tuple[str, ...]] = {
     "act": ("act",),
     "train": ("train",),
     "deliver": ("deliver",),
+    "monitor": ("monitor",),
     "loop": ("collect", "enrich", "process", "score", "act", "deliver"),
 }
 

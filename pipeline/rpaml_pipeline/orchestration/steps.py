@@ -15,6 +15,7 @@ from rpaml_pipeline.orchestration.errors import JobFailedError
 from rpaml_pipeline.orchestration.runtime import WorkerRuntime, current
 from rpaml_pipeline.stages import (
     DeliverStage,
+    MonitorStage,
     ProcessStage,
     RobotStage,
     ScoreStage,
@@ -23,7 +24,9 @@ from rpaml_pipeline.stages import (
     run_stage,
 )
 
-STAGE_NAMES = ("history", "collect", "enrich", "process", "score", "act", "deliver", "train")
+STAGE_NAMES = (
+    "history", "collect", "enrich", "process", "score", "act", "deliver", "train", "monitor",
+)  # fmt: skip
 
 
 def run_stage_step(stage: str) -> dict[str, Any]:
@@ -58,6 +61,7 @@ def stage_of(worker: WorkerRuntime, name: str) -> Stage:
         "score": ScoreStage(),
         "deliver": DeliverStage(),
         "train": TrainStage(),
+        "monitor": MonitorStage(),
     }
     if name not in stages:
         raise JobFailedError(f"unknown stage {name!r}; known: {', '.join(STAGE_NAMES)}")

@@ -10,10 +10,12 @@
 ``act``        the act robot applies the decisions in the portal (robot stage)
 ``train``      a model from the labeled records
 ``deliver``    processed records, scores and decisions to the delivery targets
+``monitor``    the monitoring report, performance alerts and metrics
 =============  ===================================================================
 """
 
 from rpaml_pipeline.stages.data import DeliverStage, IngestStage, ScoreStage
+from rpaml_pipeline.stages.monitoring import MonitorStage
 from rpaml_pipeline.stages.processing import ProcessStage
 from rpaml_pipeline.stages.robot import RobotStage, robot_figures, robot_name
 from rpaml_pipeline.stages.runner import Stage, StageOutcome, StageResult, run_stage
@@ -22,6 +24,7 @@ from rpaml_pipeline.stages.training import TrainStage
 __all__ = [
     "DeliverStage",
     "IngestStage",
+    "MonitorStage",
     "ProcessStage",
     "RobotStage",
     "ScoreStage",

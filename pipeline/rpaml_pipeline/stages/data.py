@@ -90,7 +90,12 @@ class ScoreStage:
         drift = monitor.report()
         if drift["alerts"]:
             runtime.store.annotate_run(run_id, {ALERTS_KEY: drift["alerts"]})
-        export_metrics(runtime, current=(run_id, drift))
+        try:
+            export_metrics(runtime, current=(run_id, drift))
+        except OSError as error:
+            # The decisions are stored: a metrics folder that cannot be written is named
+            # in the run's summary rather than failing the scoring run.
+            drift["metrics_error"] = f"metrics textfile not written: {error}"
         used = [datasets.model(runtime, version) for version in summary.model_versions]
         inputs = [datasets.records(runtime, "validated", typed=True), *used]
         outputs = [datasets.records(runtime, "decided", rows=summary.scored, typed=True)]

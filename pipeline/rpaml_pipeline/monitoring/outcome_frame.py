@@ -1,0 +1,60 @@
+"""The outcome frame of a process from its store (see :mod:`.outcomes` for its columns).
+
+One row per decided record: ``decided_at`` is when the scoring run decided it (its
+``decide`` lineage event), ``action`` its decision, ``score``, ``amount`` (the policy's
+amount feature) and ``label`` (the record's label when its outcome is known). Until the
+labels with provenance (``record_labels``) are on this branch, the record's own label is
+the one read; their table takes its place without changing the frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from rpaml_pipeline.monitoring.outcomes import OUTCOME_COLUMNS, empty_outcomes
+from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.store import RecordState, Store
+from rpaml_pipeline.store.schema import record_events, records
+
+
+def decision_outcomes(store: Store, process: ProcessDefinition) -> pd.DataFrame:
+    """Every decided record of ``process`` with its decision time, action, score, label."""
+    with store.ctx.read() as conn:
+        decided = dict(
+            conn.execute(
+                select(record_events.c.record_id, record_events.c.at)
+                .join(records, records.c.record_id == record_events.c.record_id)
+                .where(
+                    records.c.process == process.name,
+                    record_events.c.step == "score",
+                    record_events.c.to_state == RecordState.DECIDED.value,
+                )
+            ).all()
+        )
+    if not decided:
+        return empty_outcomes()
+    amount = process.policy.amount_field
+    rows: list[dict[str, Any]] = []
+    for chunk in store.iter_records(process.name):
+        for record in chunk:
+            if record.decision is None or record.record_id not in decided:
+                continue
+            features = record.features or {}
+            rows.append(
+                {
+                    "record_id": record.record_id,
+                    "decided_at": decided[record.record_id],
+                    "action": record.decision,
+                    "score": record.score,
+                    "label": record.label,
+                    "amount": features.get(amount) if amount else None,
+                    "model_version": record.model_version,
+                }
+            )
+    if not rows:
+        return empty_outcomes()
+    frame = pd.DataFrame(rows)
+    return frame[[*OUTCOME_COLUMNS, "record_id", "model_version"]]
