@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import re
 from pathlib import Path
 
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
 
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.model_training import TrainingOutcome
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.runtime import Runtime
-from rpaml_pipeline.stages import MonitorStage, ScoreStage, run_stage
+from rpaml_pipeline.stages import MonitorStage, ProcessStage, ScoreStage, run_stage
 from rpaml_pipeline.store import Store
-from rpaml_pipeline.store.schema import records
 from rpaml_sandbox.portal.generator import GeneratedClaim
 from staged_claims import PROCESS_FILE, process_all, stage
 
@@ -65,11 +65,25 @@ def test_report_with_drift_then_with_labels(
     assert facts["labels"] == 0 and facts["champion"]["reference"] is True
     assert len(facts["weeks"]) == 1 and facts["weeks"][0]["labels"] == 0
 
-    # Outcomes come back for the decided records (here the sandbox's closed truth).
-    truth = {claim.claim_id: int(claim.is_fraud) for claim in open_claims}
-    with store.ctx.write() as conn:
-        for key, label in truth.items():
-            conn.execute(update(records).where(records.c.natural_key == key).values(label=label))
+    # The decisions are applied, then the claims close and come back with their outcome
+    # (here the sandbox's truth) through the history export: labels judging the decisions.
+    decided = [r for chunk in store.iter_records(process.name, "decided") for r in chunk]
+    store.claim(process.name, "decided", owner="robot", limit=len(decided))
+    for record in decided:
+        store.mark_acting(record.record_id, owner="robot")
+        store.record_action(record.record_id, receipt="RCPT-00000001", outcome="applied")
+    closed = [
+        dataclasses.replace(
+            claim,
+            status="closed",
+            closed_date=dt.date(2026, 4, 30),
+            outcome="Fraud confirmed" if claim.is_fraud else "Paid",
+        )
+        for claim in open_claims
+    ]
+    stage(store, process.name, closed, "download_history")
+    linked = run_stage(runtime, ProcessStage())
+    assert linked.summary["outcome_labels"] == len(decided)
     labelled = run_stage(runtime, MonitorStage(output=tmp_path / "report"))
     page = Path(labelled.summary["report"]).read_text()
     assert set(dict(IMAGE.findall(page))) >= {

@@ -2,9 +2,8 @@
 
 One row per decided record: ``decided_at`` is when the scoring run decided it (its
 ``decide`` lineage event), ``action`` its decision, ``score``, ``amount`` (the policy's
-amount feature) and ``label`` (the record's label when its outcome is known). Until the
-labels with provenance (``record_labels``) are on this branch, the record's own label is
-the one read; their table takes its place without changing the frame.
+amount feature) and ``label``: the outcome that came back for it, from the labels that
+judge decisions (:mod:`rpaml_pipeline.store.labels`), empty while the outcome is unknown.
 """
 
 from __future__ import annotations
@@ -36,6 +35,8 @@ def decision_outcomes(store: Store, process: ProcessDefinition) -> pd.DataFrame:
         )
     if not decided:
         return empty_outcomes()
+    # The latest label judging each decision (observation order).
+    judged = {row.record_id: row.label for row in store.labels.decided_with_labels(process.name)}
     amount = process.policy.amount_field
     rows: list[dict[str, Any]] = []
     for chunk in store.iter_records(process.name):
@@ -49,7 +50,7 @@ def decision_outcomes(store: Store, process: ProcessDefinition) -> pd.DataFrame:
                     "decided_at": decided[record.record_id],
                     "action": record.decision,
                     "score": record.score,
-                    "label": record.label,
+                    "label": judged.get(record.record_id),
                     "amount": features.get(amount) if amount else None,
                     "model_version": record.model_version,
                 }
