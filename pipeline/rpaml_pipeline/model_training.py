@@ -24,7 +24,7 @@ from rpaml_pipeline.canonical import sha256_hex
 from rpaml_pipeline.errors import TrainingError
 from rpaml_pipeline.model_spec import decision_policy, feature_schema
 from rpaml_pipeline.process import ProcessDefinition, process_hash
-from rpaml_pipeline.promotion import LabeledRecords, evidence_split, judge
+from rpaml_pipeline.promotion import EvidenceSplit, LabeledRecords, evidence_split, judge
 from rpaml_pipeline.store import RecordState, Store
 
 # Fewer labeled records than this, or fewer than this many of either class, cannot give
@@ -58,30 +58,35 @@ class TrainingOutcome:
 def labeled_records(store: Store, process: ProcessDefinition) -> LabeledRecords:
     """The features, labels and natural keys of every current labeled record."""
     names = [feature.name for feature in process.model.features]
-    keyed: list[tuple[str, dict[str, Any], int]] = []
-    captured: list[str] = []
+    keyed: list[tuple[str, dict[str, Any], int, str]] = []
     for chunk in store.iter_records(process.name, RecordState.LABELED):
         for record in chunk:
             if record.superseded_by is not None or record.label is None:
                 continue
-            captured.append(record.captured_at.isoformat(timespec="seconds"))
             features = record.features or {}
             keyed.append(
-                (record.natural_key, {name: features.get(name) for name in names}, record.label)
+                (
+                    record.natural_key,
+                    {name: features.get(name) for name in names},
+                    record.label,
+                    record.captured_at.isoformat(timespec="microseconds"),
+                )
             )
     # Record ids are random: order by natural key so the same data always give the same
     # folds, the same model and the same metrics.
     keyed.sort(key=lambda item: item[0])
     schema = feature_schema(process)
-    frame, issues = schema.validate_rows([features for _, features, _ in keyed])
+    frame, issues = schema.validate_rows([features for _, features, _, _ in keyed])
     if issues:
         first = "; ".join(f"row {i.index} {i.field}: {i.message}" for i in issues[:5])
         raise TrainingError(f"labeled records do not fit the model's features: {first}")
+    captured = tuple(at for _, _, _, at in keyed)
     return LabeledRecords(
         frame=frame,
-        labels=np.array([int(label) for _, _, label in keyed], dtype=np.int64),
-        keys=[key for key, _, _ in keyed],
+        labels=np.array([int(label) for _, _, label, _ in keyed], dtype=np.int64),
+        keys=[key for key, _, _, _ in keyed],
         captured=(min(captured), max(captured)) if captured else None,
+        captured_at=captured,
     )
 
 
@@ -125,12 +130,15 @@ def train_from_store(
     registry_dir: Path,
     *,
     run_id: str | None = None,
+    split: EvidenceSplit = evidence_split,
 ) -> TrainingOutcome:
     """Train on the labeled records, register the model, promote it when it is better.
 
     A first model becomes champion. A later one only when, on labeled records neither
     was trained on, its cost per record is lower with the whole paired bootstrap interval
     of the difference below zero; the comparison is stored with the promotion.
+    ``split`` chooses the evidence (a random stratified half of what the champion never
+    saw by default; :func:`rpaml_pipeline.retraining.time_split` for the retrain job).
     """
     registry = ModelRegistry(registry_dir)
     name = process.model.name
@@ -161,7 +169,7 @@ def train_from_store(
             )
     policy = decision_policy(process)
     settings = selection_settings(process)
-    train, evidence = evidence_split(registry, name, champion, records, settings.seed)
+    train, evidence = split(registry, name, champion, records, settings.seed)
     schema = feature_schema(process)
     try:
         result = select_and_train(

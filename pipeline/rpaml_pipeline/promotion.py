@@ -9,6 +9,7 @@ against or without the evidence; the record then says it was an override.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class LabeledRecords:
     keys: list[str]
     captured: tuple[str, str] | None = None
     """First and last capture time of the records (ISO 8601)."""
+    captured_at: tuple[str, ...] = ()
+    """Each record's capture time (ISO 8601), in the order of ``keys``."""
 
     def subset(self, positions: npt.NDArray[np.int64] | list[int]) -> LabeledRecords:
         index = np.asarray(positions, dtype=np.int64)
@@ -46,6 +49,9 @@ class LabeledRecords:
             frame=self.frame.iloc[index].reset_index(drop=True),
             labels=self.labels[index],
             keys=[self.keys[i] for i in index.tolist()],
+            captured_at=tuple(self.captured_at[i] for i in index.tolist())
+            if self.captured_at
+            else (),
         )
 
     def records_hash(self) -> str:
@@ -74,6 +80,13 @@ def unseen_by(
             return records.subset([])
         seen |= keys
     return records.subset([i for i, key in enumerate(records.keys) if key not in seen])
+
+
+EvidenceSplit = Callable[
+    [ModelRegistry, str, "str | None", "LabeledRecords", int],
+    tuple["LabeledRecords", "LabeledRecords"],
+]
+"""(registry, model name, champion, labeled records, seed) -> (training records, evidence)."""
 
 
 def evidence_split(

@@ -41,7 +41,8 @@ def test_missed_tick_runs_only_the_latest_missed_tick() -> None:
 def test_schedules_come_from_the_process_file_with_their_queue(tmp_path: Path) -> None:
     process = load_process(process_file_with(tmp_path))  # the shipped schedules
     entries = {entry.job: entry for entry in schedule_entries(process)}
-    assert set(entries) == {"history", "collect", "process", "act"}
+    assert set(entries) == {"history", "collect", "process", "act", "retrain"}
+    assert entries["retrain"].queue == "claims_triage.pipeline"
     assert entries["collect"].queue == "claims_triage.robots"
     assert entries["process"].queue == "claims_triage.pipeline"
     after = dt.datetime(2026, 3, 2, 9, 7, tzinfo=UTC)

@@ -6,7 +6,14 @@ import click
 
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.cli.common import echo_json, friendly_errors, runtime_of
-from rpaml_pipeline.stages import ProcessStage, RobotStage, ScoreStage, TrainStage, run_stage
+from rpaml_pipeline.stages import (
+    ProcessStage,
+    RetrainStage,
+    RobotStage,
+    ScoreStage,
+    TrainStage,
+    run_stage,
+)
 
 
 @main.group()
@@ -73,6 +80,29 @@ def train(ctx: click.Context, as_json: bool) -> None:
     else:
         click.echo(outcome["message"])
         click.echo(f"{outcome['model']} v{outcome['version']}: {outcome['metrics']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+@friendly_errors
+def retrain(ctx: click.Context, as_json: bool) -> None:
+    """Train a challenger on the labels observed so far and judge it by time.
+
+    Skipped, saying why, while fewer than the process file's model.retrain.min_new_labels
+    labeled records arrived since the champion was trained.
+    """
+    with runtime_of(ctx) as runtime:
+        outcome = run_stage(runtime, RetrainStage()).summary
+    if as_json:
+        echo_json(outcome)
+        return
+    click.echo(outcome["reason"])
+    if not outcome["skipped"]:
+        click.echo(
+            f"{outcome['model']} v{outcome['version']} (champion v{outcome['champion']}), "
+            f"trained on labels up to {outcome.get('cutoff') or 'now'}"
+        )
 
 
 @main.group()

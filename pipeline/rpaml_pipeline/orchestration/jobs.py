@@ -24,6 +24,7 @@ JOBS: Mapping[str, tuple[str, ...]] = {
     "train": ("train",),
     "deliver": ("deliver",),
     "monitor": ("monitor",),
+    "retrain": ("retrain",),
     "loop": ("collect", "enrich", "process", "score", "act", "deliver"),
 }
 

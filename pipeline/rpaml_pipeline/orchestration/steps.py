@@ -17,6 +17,7 @@ from rpaml_pipeline.stages import (
     DeliverStage,
     MonitorStage,
     ProcessStage,
+    RetrainStage,
     RobotStage,
     ScoreStage,
     Stage,
@@ -26,6 +27,7 @@ from rpaml_pipeline.stages import (
 
 STAGE_NAMES = (
     "history", "collect", "enrich", "process", "score", "act", "deliver", "train", "monitor",
+    "retrain",
 )  # fmt: skip
 
 
@@ -62,6 +64,7 @@ def stage_of(worker: WorkerRuntime, name: str) -> Stage:
         "deliver": DeliverStage(),
         "train": TrainStage(),
         "monitor": MonitorStage(),
+        "retrain": RetrainStage(),
     }
     if name not in stages:
         raise JobFailedError(f"unknown stage {name!r}; known: {', '.join(STAGE_NAMES)}")

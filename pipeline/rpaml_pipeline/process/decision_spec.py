@@ -100,6 +100,16 @@ class SelectionSpec(Section):
     bootstrap: int = Field(default=1000, ge=100, le=20000)
 
 
+class RetrainSpec(Section):
+    """When the ``retrain`` job trains a challenger, and how it is judged
+    (:mod:`rpaml_pipeline.retraining`)."""
+
+    min_new_labels: int = Field(default=100, ge=1)
+    """Labeled records the champion never saw needed before a challenger is trained."""
+    evidence_share: float = Field(default=0.3, gt=0.0, lt=1.0)
+    """The latest share of those records (by capture time) kept out as the evidence."""
+
+
 def policy_issues(
     policy: PolicySpec,
     labels: set[int] | None,

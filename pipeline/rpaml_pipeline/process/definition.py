@@ -17,7 +17,12 @@ from pydantic import AfterValidator, Field, model_validator
 
 # The sections other modules hold, importable from here as before (the public model).
 from rpaml_pipeline.process.contract import Contract, FieldSpec, OrderedRule
-from rpaml_pipeline.process.decision_spec import CandidateSpec, PolicySpec, SelectionSpec
+from rpaml_pipeline.process.decision_spec import (
+    CandidateSpec,
+    PolicySpec,
+    RetrainSpec,
+    SelectionSpec,
+)
 from rpaml_pipeline.process.delivery_targets import (
     DeliverableState,
     DeliveryTarget,
@@ -265,6 +270,7 @@ class ModelSpec(Section):
     candidates: list[CandidateSpec] = Field(default_factory=list)
     """Recipes training chooses among by cross-validated business cost."""
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    retrain: RetrainSpec = Field(default_factory=RetrainSpec)
 
 
 # --- robots and schedules ---------------------------------------------------------------

@@ -9,6 +9,7 @@
 ``score``      the scoring service decides every validated record
 ``act``        the act robot applies the decisions in the portal (robot stage)
 ``train``      a model from the labeled records
+``retrain``    a challenger from the labels observed so far, judged by time
 ``deliver``    processed records, scores and decisions to the delivery targets
 ``monitor``    the monitoring report, performance alerts and metrics
 =============  ===================================================================
@@ -19,13 +20,14 @@ from rpaml_pipeline.stages.monitoring import MonitorStage
 from rpaml_pipeline.stages.processing import ProcessStage
 from rpaml_pipeline.stages.robot import RobotStage, robot_figures, robot_name
 from rpaml_pipeline.stages.runner import Stage, StageOutcome, StageResult, run_stage
-from rpaml_pipeline.stages.training import TrainStage
+from rpaml_pipeline.stages.training import RetrainStage, TrainStage
 
 __all__ = [
     "DeliverStage",
     "IngestStage",
     "MonitorStage",
     "ProcessStage",
+    "RetrainStage",
     "RobotStage",
     "ScoreStage",
     "Stage",

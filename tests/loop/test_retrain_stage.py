@@ -1,0 +1,125 @@
+"""The retrain stage: skipped without enough new labels, judged by time, never breaks serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rpaml_pipeline.model_training as model_training
+from rpaml_models import ModelRegistry
+from rpaml_pipeline.errors import TrainingError
+from rpaml_pipeline.model_training import labeled_records, train_from_store
+from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.process.decision_spec import RetrainSpec
+from rpaml_pipeline.runtime import Runtime
+from rpaml_pipeline.stages import RetrainStage, run_stage
+from rpaml_pipeline.store import Store
+from rpaml_sandbox.portal.generator import GeneratedClaim
+from staged_claims import process_all, stage
+
+
+def _with_retrain(process: ProcessDefinition, **spec: float) -> ProcessDefinition:
+    model = process.model.model_copy(update={"retrain": RetrainSpec(**spec)})  # type: ignore[arg-type]
+    return process.model_copy(update={"model": model})
+
+
+def test_too_few_new_labels_skip_with_the_reason_on_the_run(
+    tmp_path: Path, store: Store, process: ProcessDefinition, claims: list[GeneratedClaim]
+) -> None:
+    closed = [c for c in claims if c.status == "closed"]
+    stage(store, process.name, closed[:300], "hist-1")
+    stage(store, process.name, closed[300:340], "hist-2")
+    process_all(store, process)
+    registry_dir = tmp_path / "registry"
+    runtime = Runtime.of(store, process, data_dir=tmp_path, registry_dir=registry_dir)
+    # No champion yet: the first retrain trains one whatever the count.
+    first = run_stage(runtime, RetrainStage())
+    assert first.succeeded and first.summary["skipped"] is False
+    assert first.summary["champion"] == "1"
+
+    stage(store, process.name, closed[340:380], "hist-3")
+    process_all(store, process)
+    again = run_stage(runtime, RetrainStage())
+    assert again.succeeded and again.summary["skipped"] is True
+    seen = ModelRegistry(registry_dir).training_keys("claims_fraud", "1") or set()
+    new = set(labeled_records(store, process).keys) - seen
+    assert again.summary["new_labels"] == len(new) and 30 < len(new) <= 40
+    assert "fewer than model.retrain.min_new_labels (100)" in again.summary["reason"]
+    [run] = [r for r in store.list_runs(limit=5) if r.run_id == again.run_id]
+    assert run.kind == "retrain" and run.status == "succeeded"
+    assert ModelRegistry(registry_dir).versions("claims_fraud") == ["1"]
+
+
+def test_the_challenger_learns_before_the_cutoff_and_is_judged_after_it(
+    tmp_path: Path, store: Store, process: ProcessDefinition, claims: list[GeneratedClaim]
+) -> None:
+    closed = [c for c in claims if c.status == "closed"]
+    process = _with_retrain(process, min_new_labels=100, evidence_share=0.5)
+    stage(store, process.name, closed[:200], "hist-1")
+    process_all(store, process)
+    registry_dir = tmp_path / "registry"
+    assert train_from_store(store, process, registry_dir).champion == "1"
+    stage(store, process.name, closed[200:400], "hist-2")
+    process_all(store, process)
+    stage(store, process.name, closed[400:600], "hist-3")
+    process_all(store, process)
+
+    runtime = Runtime.of(store, process, data_dir=tmp_path, registry_dir=registry_dir)
+    result = run_stage(runtime, RetrainStage())
+
+    assert result.succeeded, result.error
+    registry = ModelRegistry(registry_dir)
+    everything = labeled_records(store, process)
+    labeled = set(everything.keys)
+    assert result.summary["skipped"] is False
+    assert result.summary["new_labels"] == len(
+        labeled - (registry.training_keys("claims_fraud", "1") or set())
+    )
+    challenger = result.summary["version"]
+    assert challenger == "2"
+    later = {c.claim_id for c in closed[400:600]} & labeled
+    learned = registry.training_keys("claims_fraud", challenger)
+    assert learned is not None
+    # Trained on everything known before the cut-off, none of what came after it.
+    assert learned == {c.claim_id for c in closed[:400]} & labeled
+    assert not learned & later
+    assert result.summary["cutoff"] == max(
+        at
+        for at, key in zip(everything.captured_at, everything.keys, strict=True)
+        if key not in later
+    )
+    # Judged on the later labels by the evidence rule; the decision is recorded.
+    comparison = result.summary["comparison"]
+    assert comparison is not None and comparison["records"] == len(later)
+    assert result.summary["promoted"] == (comparison["verdict"] == "better")
+    assert registry.champion("claims_fraud") == (challenger if result.summary["promoted"] else "1")
+
+
+def test_a_failed_training_leaves_the_champion_serving(
+    tmp_path: Path,
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    closed = [c for c in claims if c.status == "closed"]
+    stage(store, process.name, closed[:200], "hist-1")
+    process_all(store, process)
+    registry_dir = tmp_path / "registry"
+    train_from_store(store, process, registry_dir)
+    stage(store, process.name, closed[200:600], "hist-2")
+    process_all(store, process)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("the solver did not converge")
+
+    monkeypatch.setattr(model_training, "select_and_train", broken)
+    runtime = Runtime.of(store, process, data_dir=tmp_path, registry_dir=registry_dir)
+    with pytest.raises(TrainingError, match="the solver did not converge"):
+        run_stage(runtime, RetrainStage())
+
+    [run] = [r for r in store.list_runs(limit=10) if r.kind == "retrain"]
+    assert run.status == "failed"
+    registry = ModelRegistry(registry_dir)
+    assert registry.versions("claims_fraud") == ["1"] and registry.champion("claims_fraud") == "1"
