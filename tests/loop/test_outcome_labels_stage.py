@@ -6,6 +6,9 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from rpaml_pipeline.cli import main
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.scoring import ScoringClient
@@ -64,6 +67,15 @@ def test_the_process_stage_links_outcomes_to_the_decisions_they_judge(
         # Judged, not sent round again: the decided revision stays acted.
         assert store.get_record(record.record_id).state == "acted"
     assert store.labels.counts(process.name) == {"outcome": len(closing)}
+    # People see it: the decided record's lineage names the outcome, status counts them.
+    env = {"RPAML_DATA_DIR": str(tmp_path), "RPAML_REGISTRY_DIR": str(tmp_path / "registry")}
+    first = decided[closing[1].claim_id]
+    shown = CliRunner().invoke(main, ["lineage", first.record_id], env=env, catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert "outcome    label 1 from portal:closed-claims-export#outcome observed" in shown.output
+    assert f"the decision {first.decision} (model v{first.model_version}" in shown.output
+    status = CliRunner().invoke(main, ["status"], env=env, catch_exceptions=False)
+    assert f"{len(closing)} decision(s) judged by outcome labels" in status.output
     # Processing again finds nothing new to link.
     again = run_stage(Runtime.of(store, process, data_dir=tmp_path), ProcessStage())
     assert again.summary["outcome_labels"] == 0
