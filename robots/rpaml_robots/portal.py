@@ -235,14 +235,19 @@ class ClaimsPortal:
     # -- closed claims history -------------------------------------------------------
 
     @keyword
-    def download_closed_claims_history(self, target_dir: str | None = None) -> str:
+    def download_closed_claims_history(
+        self, target_dir: str | None = None, closed_since: str | None = None
+    ) -> str:
         """Download the closed-claims export from ``/reports`` and return its path.
 
-        Clicks ``a#export-closed`` and waits until the ``.xlsx`` has finished
-        downloading into ``target_dir`` (default: ``<RPAML_DATA_DIR>/downloads``).
+        With ``closed_since`` (YYYY-MM-DD) the reports page is filtered to the claims
+        closed on or after that day, as a clerk would choose it. Clicks
+        ``a#export-closed`` and waits until the ``.xlsx`` has finished downloading into
+        ``target_dir`` (default: ``<RPAML_DATA_DIR>/downloads``).
 
         Example:
         | ${path}=    Download Closed Claims History    ${OUTPUT_DIR}/downloads
+        | ${path}=    Download Closed Claims History    closed_since=2026-03-30
         """
         self._require_open()
         folder = Path(target_dir) if target_dir else self._default_download_dir()
@@ -250,8 +255,9 @@ class ClaimsPortal:
         browser = self._browser
         browser.allow_downloads(folder)
         before = self._xlsx_versions(folder)
+        since = f"?{urlencode({'closed_since': closed_since})}" if closed_since else ""
         browser.load(
-            self._url("reports"),
+            self._url("reports") + since,
             "a#export-closed",
             "The reports page",
             on_login_page=self._relogin,
@@ -262,6 +268,27 @@ class ClaimsPortal:
         self._export_sources[str(path)] = export_url
         logger.info(f"Downloaded the closed claims history to {path}")
         return str(path)
+
+    @keyword
+    def portal_business_date(self) -> str:
+        """The portal's business date (YYYY-MM-DD), as its reports page shows it.
+
+        Read before an export, it is the day a later export starts from: a claim that
+        closes on that day after the export is in the next one.
+
+        Example:
+        | ${through}=    Portal Business Date
+        """
+        self._require_open()
+        browser = self._browser
+        browser.load(
+            self._url("reports"),
+            "span#business-date",
+            "The reports page",
+            on_login_page=self._relogin,
+        )
+        shown = browser.script("return document.querySelector('span#business-date').textContent;")
+        return str(shown).strip()
 
     @staticmethod
     def _xlsx_versions(folder: Path) -> dict[str, int]:

@@ -77,6 +77,10 @@ class RunTally:
         return summary
 
 
+HISTORY_WATERMARK = "history_watermark"
+"""The run detail in which a robot that reads incrementally records where it got to."""
+
+
 def run_status(status: str) -> str:
     """Map ``PASS``/``FAIL`` (``${SUITE STATUS}``) or a store status to a store status."""
     try:
@@ -248,6 +252,25 @@ class Staging:
         | Add Run Detail    collection    ${stats}
         """
         self.tally.details[str(name)] = value
+
+    @keyword
+    def history_watermark(self) -> str | None:
+        """Where this robot's last successful run left off: the value it recorded as
+        ``history_watermark`` (with `Add Run Detail`), or None before its first one
+        (then the whole history is taken). Looks at the robot's 50 latest runs.
+
+        Example:
+        | ${since}=    History Watermark
+        | ${path}=    Download Closed Claims History    closed_since=${since}
+        """
+        runs = self.store.list_runs(self.process, kind=self._kind(self.robot or ""), limit=50)
+        for run in runs:
+            if run.status != "succeeded" or run.robot != self.robot:
+                continue
+            figures = (run.details or {}).get(ROBOT_SUMMARY) or run.summary or {}
+            if figures.get(HISTORY_WATERMARK):
+                return str(figures[HISTORY_WATERMARK])
+        return None
 
     # -- staging -------------------------------------------------------------------
 

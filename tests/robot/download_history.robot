@@ -36,3 +36,15 @@ Downloading The History Again Stages Nothing New
     ${counts}=    Stage Claims    ${closed_claims}    robot:download_history
     Should Be Equal As Integers    ${counts}[unchanged]    ${EXPECTED_CLOSED_CLAIMS}
     Should Be Equal As Integers    ${counts}[new]    0
+
+Downloading The Claims Closed Since A Day Takes Only Those
+    [Documentation]    The incremental export: fewer rows, all of them already staged.
+    ${through}=    Portal Business Date
+    Should Match Regexp    ${through}    ^\\d{4}-\\d{2}-\\d{2}$
+    ${export}=    Download Closed Claims History    closed_since=${through}
+    ${closed_claims}=    Read Closed Claims History    ${export}
+    ${count}=    Get Length    ${closed_claims}
+    Should Be True    ${count} < ${EXPECTED_CLOSED_CLAIMS}
+    ${counts}=    Stage Claims    ${closed_claims}    robot:download_history
+    Should Be Equal As Integers    ${counts}[unchanged]    ${count}
+    Should Be Equal As Integers    ${counts}[new]    0

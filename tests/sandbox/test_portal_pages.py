@@ -347,3 +347,26 @@ def test_database_is_generated_once_and_kept(portal_settings: PortalSettings) ->
     assert len(claims) == OPEN_CLAIMS + CLOSED_CLAIMS
     assert db_path.stat().st_size == first
     assert PASSWORD not in db_path.read_bytes().decode("latin-1")
+
+
+def test_export_of_the_claims_closed_since_a_date(clerk: PortalUser, admin: httpx.Client) -> None:
+    closed = [c for c in admin.get("/admin/claims").json() if c["status"] == "closed"]
+    dates = sorted(str(c["closed_date"]) for c in closed)
+    since = dates[len(dates) // 2]  # a date some claims closed on: the day itself is included
+    reports = parse_html(clerk.http.get("/reports", params={"closed_since": since}).text)
+    link = reports.by_id("export-closed")
+    assert (
+        link is not None
+        and link.attrs["href"] == f"/export/closed-claims.xlsx?closed_since={since}"
+    )
+    business_date = reports.by_id("business-date")
+    assert business_date is not None and business_date.text() == "2026-03-31"
+    response = clerk.http.get(link.attrs["href"])
+    assert response.status_code == 200
+    workbook = openpyxl.load_workbook(BytesIO(response.content), read_only=True)
+    body = list(workbook["Closed claims"].iter_rows(values_only=True))[1:]
+    expected = {c["claim_id"] for c in closed if str(c["closed_date"]) >= since}
+    assert {row[0] for row in body} == expected and 0 < len(expected) < len(closed)
+    # A date that is no date is refused, naming the parameter.
+    refused = clerk.http.get("/export/closed-claims.xlsx", params={"closed_since": "31/03/2026"})
+    assert refused.status_code == 422 and "closed_since" in refused.text

@@ -15,7 +15,7 @@ import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -539,12 +539,16 @@ class PortalDatabase:
             ).fetchall()
         return {str(row[0]): int(row[1]) for row in rows}
 
-    def closed_claims(self) -> list[ClosedClaim]:
-        """Visible closed claims (the history), newest first."""
+    def closed_claims(self, closed_since: date | None = None) -> list[ClosedClaim]:
+        """Visible closed claims (the history), newest first; with ``closed_since``, only
+        those closed on or after that date (an incremental export: the day itself is
+        included, so a claim closed later on the day of the last export is not missed)."""
+        since = "" if closed_since is None else closed_since.isoformat()
         with self.connect() as conn:
             rows = conn.execute(
                 "SELECT * FROM claims WHERE status = 'closed' AND arrival_seq IS NOT NULL "
-                "ORDER BY arrival_seq DESC"
+                "AND (? = '' OR closed_date >= ?) ORDER BY arrival_seq DESC",
+                (since, since),
             ).fetchall()
         return [
             ClosedClaim(

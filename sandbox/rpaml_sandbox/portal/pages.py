@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
@@ -30,7 +31,7 @@ from rpaml_sandbox.portal.database import (
     PortalDatabase,
 )
 from rpaml_sandbox.portal.export import XLSX_MEDIA_TYPE, closed_claims_workbook
-from rpaml_sandbox.portal.generator import CATEGORIES, CHANNELS
+from rpaml_sandbox.portal.generator import CATEGORIES, CHANNELS, REFERENCE_DATE
 from rpaml_sandbox.portal.settings import PortalSettings
 from rpaml_sandbox.portal.switches import SwitchBoard
 
@@ -263,14 +264,25 @@ def build_pages_router(
         return render(request, "bulk_receipts.html", context)
 
     @router.get("/reports")
-    def reports(request: Request, user: User) -> Response:
-        """Reports: claim counts by status and the closed-claims export."""
-        return render(request, "reports.html", {"counts": database.status_counts()})
+    def reports(request: Request, user: User, closed_since: date | None = None) -> Response:
+        """Reports: claim counts by status, the business date and the closed-claims export
+        (all of it, or the claims closed since a date)."""
+        export = "/export/closed-claims.xlsx"
+        if closed_since is not None:
+            export += "?" + urlencode({"closed_since": closed_since.isoformat()})
+        context = {
+            "counts": database.status_counts(),
+            "export_href": export,
+            "closed_since": closed_since,
+            "business_date": REFERENCE_DATE,
+        }
+        return render(request, "reports.html", context)
 
     @router.get("/export/closed-claims.xlsx")
-    def export_closed(user: User) -> Response:
-        """The closed claims (history) as an Excel workbook."""
-        content = closed_claims_workbook(database.closed_claims())
+    def export_closed(user: User, closed_since: date | None = None) -> Response:
+        """The closed claims (history) as an Excel workbook, optionally only those closed
+        on or after ``closed_since`` (YYYY-MM-DD)."""
+        content = closed_claims_workbook(database.closed_claims(closed_since))
         headers = {"Content-Disposition": 'attachment; filename="closed-claims.xlsx"'}
         return Response(content=content, media_type=XLSX_MEDIA_TYPE, headers=headers)
 
