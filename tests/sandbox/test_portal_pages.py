@@ -20,6 +20,7 @@ from portal_client import (
 
 from rpaml_sandbox.portal import PortalSettings, create_app
 from rpaml_sandbox.portal.database import ClaimFilters
+from rpaml_sandbox.portal.truth import admin_claims
 
 LIST_HEADERS = [
     "Claim ID",
@@ -343,7 +344,7 @@ def test_database_is_generated_once_and_kept(portal_settings: PortalSettings) ->
     db_path = Path(portal_settings.db_path)
     first = db_path.stat().st_size
     again = create_app(portal_settings.model_copy(update={"seed": 99}))
-    claims = again.state.database.admin_claims()
+    claims = admin_claims(again.state.database)
     assert len(claims) == OPEN_CLAIMS + CLOSED_CLAIMS
     assert db_path.stat().st_size == first
     assert PASSWORD not in db_path.read_bytes().decode("latin-1")

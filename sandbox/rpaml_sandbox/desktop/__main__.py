@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import tkinter as tk
+from contextlib import closing
 from pathlib import Path
 
 from rpaml_sandbox.desktop.app import WINDOW_TITLE, PolicyApp
 from rpaml_sandbox.desktop.policies import (
     PolicyDataError,
+    PolicyRecord,
     generate_policies,
     load_policies,
+    policies_of_claims,
     save_policies,
 )
+from rpaml_sandbox.portal.schema import claim_of
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--open-claims", type=int, default=120, help="open claims (120)")
     generate.add_argument("--closed-claims", type=int, default=1500, help="closed claims (1500)")
     generate.add_argument("--late-arrivals", type=int, default=5, help="late arrivals (5)")
+    sync = commands.add_parser(
+        "sync", help="write the data file from a running portal's database (new claims too)"
+    )
+    sync.add_argument("--out", type=Path, required=True, help="data file to write")
+    sync.add_argument("--portal-db", type=Path, required=True, help="the portal's SQLite file")
     run = commands.add_parser("run", help="open the application window on $DISPLAY")
     run.add_argument("--data", type=Path, required=True, help="policy data file")
     run.add_argument("--ready-file", type=Path, help="write the window title here once shown")
@@ -57,6 +67,15 @@ def main(argv: list[str] | None = None) -> int:
             )
         except ValueError as error:
             print(f"cannot generate policies: {error}", file=sys.stderr)
+            return 2
+        save_policies(args.out, policies)
+        print(f"wrote {len(policies)} policies to {args.out}")
+        return 0
+    if args.command == "sync":
+        try:
+            policies = portal_policies(args.portal_db)
+        except (OSError, ValueError, sqlite3.Error) as error:
+            print(f"cannot read the portal database {args.portal_db}: {error}", file=sys.stderr)
             return 2
         save_policies(args.out, policies)
         print(f"wrote {len(policies)} policies to {args.out}")
@@ -87,6 +106,21 @@ def main(argv: list[str] | None = None) -> int:
         root.after_idle(lambda: root.after(50, announce))
     root.mainloop()
     return 0
+
+
+def portal_policies(portal_db: Path) -> list[PolicyRecord]:
+    """Every policy behind the claims in a portal database, those that arrived as the
+    business clock moved on included: what the policy system of that portal holds."""
+    if not portal_db.is_file():
+        raise ValueError("no such file")
+    with closing(sqlite3.connect(f"file:{portal_db}?mode=ro", uri=True)) as conn:
+        conn.row_factory = sqlite3.Row
+        seed = conn.execute("SELECT value FROM portal_meta WHERE key = 'seed'").fetchone()
+        if seed is None:
+            raise ValueError("the portal database was never generated")
+        # Insertion order is generation order: a policy's record comes from its first claim.
+        rows = conn.execute("SELECT * FROM claims ORDER BY rowid").fetchall()
+    return policies_of_claims((claim_of(row) for row in rows), int(seed[0]))
 
 
 if __name__ == "__main__":

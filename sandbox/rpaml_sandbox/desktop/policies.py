@@ -140,7 +140,14 @@ def generate_policies(
     Two claims on one policy number share the first claim's policy, as in a real system
     where a policy has one record however many claims it has.
     """
-    claims = generate_claims(seed, open_claims, closed_claims, late_arrivals)
+    return policies_of_claims(
+        generate_claims(seed, open_claims, closed_claims, late_arrivals), seed
+    )
+
+
+def policies_of_claims(claims: Iterable[GeneratedClaim], seed: int) -> list[PolicyRecord]:
+    """The policies behind ``claims`` (in generation order: a policy's record comes from
+    its first claim), sorted by policy number."""
     policies: dict[str, PolicyRecord] = {}
     for claim in claims:
         if claim.policy_number not in policies:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--open-claims", type=int, help="open claims (120)")
     parser.add_argument("--closed-claims", type=int, help="closed claims (1500)")
     parser.add_argument("--late-arrivals", type=int, help="hidden late arrivals (5)")
+    clock = parser.add_argument_group(
+        "business clock", "what each new day brings (also PUT /admin/clock)"
+    )
+    clock.add_argument("--daily-claims", type=int, help="new claims per business day (40)")
+    clock.add_argument(
+        "--fraud-ring-from", type=date.fromisoformat, help="first day of the fraud ring (never)"
+    )
     faults = parser.add_argument_group(
         "fault switches", "a slow, flaky or changed portal (also PUT /admin/switches)"
     )
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             ("open_claims", args.open_claims),
             ("closed_claims", args.closed_claims),
             ("late_arrivals", args.late_arrivals),
+            ("daily_claims", args.daily_claims),
+            ("fraud_ring_from", args.fraud_ring_from),
             ("latency_ms", args.latency_ms),
             ("error_rate", args.error_rate),
             ("session_expiry_requests", args.session_expiry_requests),

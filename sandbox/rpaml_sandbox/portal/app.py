@@ -13,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from rpaml_sandbox.portal.admin import build_admin_router
 from rpaml_sandbox.portal.auth import LoginRequiredError, current_user
+from rpaml_sandbox.portal.clock import BusinessClock
 from rpaml_sandbox.portal.database import PortalDatabase
 from rpaml_sandbox.portal.pages import PageError, build_pages_router
 from rpaml_sandbox.portal.settings import PortalSettings
@@ -54,7 +55,11 @@ def create_app(settings: PortalSettings) -> FastAPI:
     # Added after the sessions, so it runs outside them: a lost answer loses its cookie too.
     app.middleware("http")(fault_middleware(board))
     app.include_router(build_pages_router(database, settings, templates, board))
-    app.include_router(build_admin_router(database, settings, board))
+    clock = BusinessClock(
+        database, daily_claims=settings.daily_claims, fraud_ring_from=settings.fraud_ring_from
+    )
+    app.state.clock = clock
+    app.include_router(build_admin_router(database, settings, board, clock))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -19,8 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from rpaml_sandbox.portal.display import DisplayValues, display_values
-from rpaml_sandbox.portal.generator import GeneratedClaim, generate_claims
+from rpaml_sandbox.portal.display import DisplayValues
+from rpaml_sandbox.portal.generator import REFERENCE_DATE, generate_claims
+from rpaml_sandbox.portal.outcomes import closure_for
+from rpaml_sandbox.portal.schema import create_schema, display_of, insert_claims
 
 logger = logging.getLogger(__name__)
 
@@ -38,96 +40,6 @@ STATUS_FILTERS: Final[dict[str, tuple[str, ...] | None]] = {
 TOKEN_LIFETIME: Final = timedelta(minutes=30)
 _RECEIPT_ALPHABET: Final = string.ascii_uppercase + string.digits
 _BUSY_TIMEOUT_SECONDS: Final = 10.0
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS portal_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (
-    claim_id TEXT PRIMARY KEY,
-    policy_number TEXT NOT NULL,
-    claimant_name TEXT NOT NULL,
-    claimant_age INTEGER NOT NULL,
-    amount REAL NOT NULL,
-    incident_date TEXT NOT NULL,
-    reported_date TEXT NOT NULL,
-    policy_start_date TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    category TEXT NOT NULL,
-    region TEXT NOT NULL,
-    prior_claims INTEGER NOT NULL,
-    police_report TEXT,
-    description TEXT,
-    fraud_probability REAL NOT NULL,
-    is_fraud INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    closed_date TEXT,
-    outcome TEXT,
-    -- Position in the list (newest = highest), NULL while a late arrival is still hidden.
-    arrival_seq INTEGER UNIQUE,
-    late_rank INTEGER,
-    policy_number_display TEXT NOT NULL,
-    claimant_name_display TEXT NOT NULL,
-    claimant_age_display TEXT NOT NULL,
-    amount_display TEXT NOT NULL,
-    incident_date_display TEXT NOT NULL,
-    reported_date_display TEXT NOT NULL,
-    policy_start_date_display TEXT NOT NULL,
-    channel_display TEXT NOT NULL,
-    category_display TEXT NOT NULL,
-    region_display TEXT NOT NULL,
-    prior_claims_display TEXT NOT NULL,
-    police_report_display TEXT NOT NULL,
-    description_display TEXT NOT NULL,
-    closed_date_display TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS claims_status_seq ON claims (status, arrival_seq);
-CREATE INDEX IF NOT EXISTS claims_category_seq ON claims (category, arrival_seq);
-CREATE INDEX IF NOT EXISTS claims_channel_seq ON claims (channel, arrival_seq);
-CREATE INDEX IF NOT EXISTS claims_late_rank ON claims (late_rank) WHERE arrival_seq IS NULL;
-CREATE TABLE IF NOT EXISTS actions (
-    claim_id TEXT PRIMARY KEY REFERENCES claims (claim_id),
-    action TEXT NOT NULL,
-    receipt TEXT NOT NULL UNIQUE,
-    decided_at TEXT NOT NULL,
-    user TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS decision_tokens (
-    token TEXT PRIMARY KEY,
-    claim_id TEXT NOT NULL REFERENCES claims (claim_id),
-    action TEXT NOT NULL,
-    user TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
-
-_DISPLAY_FIELDS: Final = tuple(DisplayValues.__dataclass_fields__)
-
-_CLEAN_COLUMNS: Final = (
-    "claim_id",
-    "policy_number",
-    "claimant_name",
-    "claimant_age",
-    "amount",
-    "incident_date",
-    "reported_date",
-    "policy_start_date",
-    "channel",
-    "category",
-    "region",
-    "prior_claims",
-    "police_report",
-    "description",
-    "fraud_probability",
-    "is_fraud",
-    "status",
-    "closed_date",
-    "outcome",
-    "arrival_seq",
-    "late_rank",
-)
-_INSERT_COLUMNS: Final = _CLEAN_COLUMNS + tuple(f"{name}_display" for name in _DISPLAY_FIELDS)
 
 
 class ClaimNotFoundError(LookupError):
@@ -264,10 +176,7 @@ class PortalDatabase:
             # WAL is a property of the file, so setting it once per start is enough.
             conn.execute("PRAGMA journal_mode = WAL")
         with self.transaction() as conn:
-            # executescript() would commit first, so the statements run one by one.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            create_schema(conn)
             found = conn.execute("SELECT value FROM portal_meta WHERE key = 'seed'").fetchone()
             if found is not None:
                 if int(found["value"]) != seed:
@@ -280,11 +189,7 @@ class PortalDatabase:
                     )
                 return False
             claims = generate_claims(seed, open_claims, closed_claims, late_arrivals)
-            placeholders = ", ".join("?" for _ in _INSERT_COLUMNS)
-            conn.executemany(
-                f"INSERT INTO claims ({', '.join(_INSERT_COLUMNS)}) VALUES ({placeholders})",
-                (_claim_row(claim, display_values(claim, seed)) for claim in claims),
-            )
+            insert_claims(conn, claims, seed)
             meta = {
                 "seed": seed,
                 "open_claims": open_claims,
@@ -379,7 +284,7 @@ class PortalDatabase:
             action = _action(conn, claim_id)
         return ClaimDetail(
             claim_id=row["claim_id"],
-            display=_display(row),
+            display=display_of(row),
             status=row["status"],
             outcome=row["outcome"],
             action=action,
@@ -433,7 +338,8 @@ class PortalDatabase:
         now = datetime.now(UTC)
         with self.transaction() as conn:
             row = conn.execute(
-                "SELECT status FROM claims WHERE claim_id = ? AND arrival_seq IS NOT NULL",
+                "SELECT status, is_fraud FROM claims "
+                "WHERE claim_id = ? AND arrival_seq IS NOT NULL",
                 (claim_id,),
             ).fetchone()
             if row is None:
@@ -465,7 +371,13 @@ class PortalDatabase:
                 "VALUES (?, ?, ?, ?, ?)",
                 (record.claim_id, record.action, record.receipt, record.decided_at, record.user),
             )
+            _schedule_closure(conn, claim_id, action, is_fraud=bool(row["is_fraud"]))
         return record
+
+    def business_date(self) -> date:
+        """The portal's business day (the clock starts at the generator's reference date)."""
+        with self.connect() as conn:
+            return business_date_of(conn)
 
     def get_action(self, claim_id: str) -> ActionRecord | None:
         """Return the action recorded on a claim, if any."""
@@ -480,55 +392,6 @@ class PortalDatabase:
                 "ORDER BY decided_at, rowid"
             ).fetchall()
         return [ActionRecord(**dict(row)) for row in rows]
-
-    def admin_claims(self) -> list[dict[str, Any]]:
-        """Every claim, hidden ones included, with clean values and the fraud ground truth."""
-        with self.connect() as conn:
-            rows = conn.execute(
-                "SELECT c.*, a.action AS decision, a.receipt, a.decided_at, a.user AS decided_by "
-                "FROM claims c LEFT JOIN actions a ON a.claim_id = c.claim_id "
-                "ORDER BY c.arrival_seq IS NULL, c.arrival_seq DESC, c.late_rank"
-            ).fetchall()
-        posterior = self._posteriors()
-        claims: list[dict[str, Any]] = []
-        for row in rows:
-            values = dict(row)
-            item: dict[str, Any] = {name: values[name] for name in _CLEAN_COLUMNS}
-            item["is_fraud"] = bool(values["is_fraud"])
-            item["fraud_probability_given_policy"] = posterior.get(values["claim_id"])
-            item["hidden"] = values["arrival_seq"] is None
-            item["display"] = {name: values[f"{name}_display"] for name in _DISPLAY_FIELDS}
-            for name in ("decision", "receipt", "decided_at", "decided_by"):
-                item[name] = values[name]
-            claims.append(item)
-        return claims
-
-    def _posteriors(self) -> dict[str, float]:
-        """Each claim's fraud probability given its policy's data too (the desktop
-        application's, regenerated from the same seed and counts)."""
-        # Imported here: the desktop's policies import the portal's generator, whose
-        # package imports this module.
-        from rpaml_sandbox.desktop.policies import fraud_probability_given_policy
-
-        with self.connect() as conn:
-            meta = {r["key"]: r["value"] for r in conn.execute("SELECT * FROM portal_meta")}
-        try:
-            seed = int(meta["seed"])
-            counts = [int(meta[k]) for k in ("open_claims", "closed_claims", "late_arrivals")]
-        except (KeyError, ValueError):
-            return {}
-        owners: dict[str, str] = {}
-        posterior: dict[str, float] = {}
-        for claim in generate_claims(seed, *counts):
-            # A policy's record is drawn with its first claim: it tells nothing more
-            # about any later claim on the same policy.
-            owner = owners.setdefault(claim.policy_number, claim.claim_id)
-            posterior[claim.claim_id] = (
-                fraud_probability_given_policy(claim, seed)
-                if owner == claim.claim_id
-                else claim.fraud_probability
-            )
-        return posterior
 
     def status_counts(self) -> dict[str, int]:
         """Visible claims per status."""
@@ -553,7 +416,7 @@ class PortalDatabase:
         return [
             ClosedClaim(
                 claim_id=row["claim_id"],
-                display=_display(row),
+                display=display_of(row),
                 claimant_age=int(row["claimant_age"]),
                 prior_claims=int(row["prior_claims"]),
                 outcome=str(row["outcome"]),
@@ -562,8 +425,31 @@ class PortalDatabase:
         ]
 
 
-def _display(row: sqlite3.Row) -> DisplayValues:
-    return DisplayValues(**{name: row[f"{name}_display"] for name in _DISPLAY_FIELDS})
+def business_date_of(conn: sqlite3.Connection) -> date:
+    """The business day stored in ``conn``'s database."""
+    row = conn.execute("SELECT value FROM portal_meta WHERE key = 'business_date'").fetchone()
+    return REFERENCE_DATE if row is None else date.fromisoformat(row[0])
+
+
+def meta_int(conn: sqlite3.Connection, key: str) -> int | None:
+    """An integer of ``portal_meta``, or None when it is not set."""
+    row = conn.execute("SELECT value FROM portal_meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _schedule_closure(
+    conn: sqlite3.Connection, claim_id: str, action: str, *, is_fraud: bool
+) -> None:
+    seed = meta_int(conn, "seed")
+    if seed is None:
+        return
+    today = business_date_of(conn)
+    closure = closure_for(seed, claim_id, action, is_fraud=is_fraud, decided_on=today)
+    if closure is not None:
+        conn.execute(
+            "INSERT INTO closures (claim_id, decided_on, close_on, outcome) VALUES (?, ?, ?, ?)",
+            (claim_id, today.isoformat(), closure.close_on.isoformat(), closure.outcome),
+        )
 
 
 def _action(conn: sqlite3.Connection, claim_id: str) -> ActionRecord | None:
@@ -588,30 +474,3 @@ def _escape_like(text: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _claim_row(claim: GeneratedClaim, display: DisplayValues) -> tuple[Any, ...]:
-    clean: tuple[Any, ...] = (
-        claim.claim_id,
-        claim.policy_number,
-        claim.claimant_name,
-        claim.claimant_age,
-        claim.amount,
-        claim.incident_date.isoformat(),
-        claim.reported_date.isoformat(),
-        claim.policy_start_date.isoformat(),
-        claim.channel,
-        claim.category,
-        claim.region,
-        claim.prior_claims,
-        claim.police_report,
-        claim.description,
-        claim.fraud_probability,
-        int(claim.is_fraud),
-        claim.status,
-        None if claim.closed_date is None else claim.closed_date.isoformat(),
-        claim.outcome,
-        claim.arrival_order,
-        claim.late_rank,
-    )
-    return clean + tuple(getattr(display, name) for name in _DISPLAY_FIELDS)

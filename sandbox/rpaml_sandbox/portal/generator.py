@@ -20,15 +20,32 @@ Fraud probability (the "ground truth" a model is expected to learn)::
     is_fraud ~ Bernoulli(fraud_probability)
 
 The intercept is chosen so that about 12 % of the claims are fraudulent.
+
+A fraud ring (the business clock's switch, :mod:`rpaml_sandbox.portal.clock`): from a
+given business day on, a share of each day's new claims (``RING_SHARE``) comes from an
+organised ring instead, with its own profile and its own drivers of fraud. Ring claims are
+filed by phone for health or property damage in the east, with a police report and an
+established policy: everything the pattern above calls low risk. Their fraud probability::
+
+    z = -0.60
+        + 0.40 * ln(amount / 2500)
+        + 1.20 * [category == health]
+        + 0.80 * [claimant_age >= 50]
+        - 0.50 * prior_claims
+    fraud_probability = 1 / (1 + exp(-z))
+
+so a model trained before the switch approves exactly the claims the ring gets paid for,
+and the feature mix of the daily claims moves (the ring's channel, category and region).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Final, Literal
 
 # A fixed "today" keeps the generator a pure function: wall-clock dates would make the
 # same seed produce different claims on different days.
@@ -44,6 +61,12 @@ YOUNG_AGE: Final = 30
 BASE_AMOUNT: Final = 2500.0
 
 _INTERCEPT: Final = -3.9
+_RING_INTERCEPT: Final = -0.6
+
+#: Share of a day's new claims that come from the fraud ring once it is active.
+RING_SHARE: Final = 0.3
+#: Which pattern drives a new claim's fraud: the usual one, or (from the switch) the ring.
+FraudPattern = Literal["standard", "ring"]
 
 _FIRST_NAMES: Final = (
     "Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
@@ -147,6 +170,49 @@ def fraud_probability(
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def ring_fraud_probability(
+    *, amount: float, category: str, claimant_age: int, prior_claims: int
+) -> float:
+    """The hidden fraud probability of a fraud ring's claim (formula in the module doc)."""
+    z = _RING_INTERCEPT
+    z += 0.40 * math.log(max(amount, 1.0) / BASE_AMOUNT)
+    z += 1.20 * (category == "health")
+    z += 0.80 * (claimant_age >= 50)
+    z -= 0.50 * prior_claims
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def generate_arrivals(
+    seed: int, day: date, count: int, *, taken: Collection[str], ring: bool = False
+) -> list[GeneratedClaim]:
+    """The ``count`` claims reported on business day ``day``, deterministic for the seed
+    and day; ``taken`` are the claim ids already in use (none is drawn twice). With
+    ``ring``, a ``RING_SHARE`` of them are the fraud ring's (see the module doc).
+
+    They are open, visible claims; ``arrival_order`` is their order within the day.
+    """
+    if count < 0:
+        raise ValueError("count must not be negative")
+    rng = random.Random(f"rpaml-portal:{seed}:arrivals:{day.isoformat()}")
+    used = set(taken)
+    drafts: list[_Draft] = []
+    for _ in range(count):
+        number = rng.randrange(100_000, 1_000_000)
+        while f"CLM-{number:06d}" in used:
+            number = rng.randrange(100_000, 1_000_000)
+        claim_id = f"CLM-{number:06d}"
+        used.add(claim_id)
+        pattern: FraudPattern = "ring" if ring and rng.random() < RING_SHARE else "standard"
+        drafts.append(
+            _draw_claim(rng, claim_id, is_open=True, is_late=False, today=day, pattern=pattern)
+        )
+    drafts.sort(key=lambda d: (d.reported, d.claim_id))
+    return [
+        _finish(d, arrival_order=position, late_rank=None)
+        for position, d in enumerate(drafts, start=1)
+    ]
+
+
 def generate_claims(
     seed: int, open_claims: int, closed_claims: int, late_arrivals: int = 0
 ) -> list[GeneratedClaim]:
@@ -206,7 +272,17 @@ class _Draft:
     closed: date | None
 
 
-def _draw_claim(rng: random.Random, claim_id: str, *, is_open: bool, is_late: bool) -> _Draft:
+def _draw_claim(
+    rng: random.Random,
+    claim_id: str,
+    *,
+    is_open: bool,
+    is_late: bool,
+    today: date = REFERENCE_DATE,
+    pattern: FraudPattern = "standard",
+) -> _Draft:
+    if pattern == "ring":
+        return _draw_ring_claim(rng, claim_id, today=today)
     age = min(90, max(18, round(rng.triangular(18, 90, 36))))
     amount = rng.lognormvariate(math.log(BASE_AMOUNT), 0.9)
     if rng.random() < 0.03:
@@ -215,20 +291,17 @@ def _draw_claim(rng: random.Random, claim_id: str, *, is_open: bool, is_late: bo
     amount = round(min(max(amount, 50.0), 500_000.0), 2)
 
     if is_late:
-        incident = REFERENCE_DATE - timedelta(days=rng.randint(0, 5))
-        reported = REFERENCE_DATE
+        incident = today - timedelta(days=rng.randint(0, 5))
+        reported = today
+    elif today != REFERENCE_DATE:
+        # A claim arriving on a later business day: reported that day, after the usual delay.
+        incident = today - timedelta(days=_report_delay(rng))
+        reported = today
     else:
         incident = REFERENCE_DATE - timedelta(
             days=rng.randint(1, 60) if is_open else rng.randint(150, 1100)
         )
-        delay_kind = rng.random()
-        if delay_kind < 0.80:
-            delay = rng.randint(0, 7)
-        elif delay_kind < 0.95:
-            delay = rng.randint(8, 30)
-        else:
-            delay = rng.randint(31, 120)
-        reported = min(incident + timedelta(days=delay), REFERENCE_DATE)
+        reported = min(incident + timedelta(days=_report_delay(rng)), REFERENCE_DATE)
 
     if rng.random() < 0.15:
         policy_start = incident - timedelta(days=rng.randint(1, RECENT_POLICY_DAYS - 1))
@@ -278,6 +351,49 @@ def _draw_claim(rng: random.Random, claim_id: str, *, is_open: bool, is_late: bo
         is_open=is_open,
         is_late=is_late,
         closed=closed,
+    )
+
+
+def _report_delay(rng: random.Random) -> int:
+    delay_kind = rng.random()
+    if delay_kind < 0.80:
+        return rng.randint(0, 7)
+    if delay_kind < 0.95:
+        return rng.randint(8, 30)
+    return rng.randint(31, 120)
+
+
+def _draw_ring_claim(rng: random.Random, claim_id: str, *, today: date) -> _Draft:
+    """A fraud ring's claim: a clean-looking profile, fraud driven by other features."""
+    age = rng.randint(22, 75)
+    amount = round(min(max(rng.lognormvariate(math.log(3000.0), 0.5), 500.0), 30_000.0), 2)
+    incident = today - timedelta(days=rng.randint(0, 4))
+    policy_start = incident - timedelta(days=rng.randint(400, 3000))
+    category = rng.choices(("health", "property"), weights=(60, 40))[0]
+    prior = rng.choices(range(3), weights=(70, 20, 10))[0]
+    probability = ring_fraud_probability(
+        amount=amount, category=category, claimant_age=age, prior_claims=prior
+    )
+    return _Draft(
+        claim_id=claim_id,
+        policy_number=f"POL-{rng.randint(0, 999_999):06d}",
+        claimant_name=f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}",
+        claimant_age=age,
+        amount=amount,
+        incident=incident,
+        reported=today,
+        policy_start=policy_start,
+        channel="phone",
+        category=category,
+        region="east",
+        prior_claims=prior,
+        police_report="yes",
+        description=rng.choice(_DESCRIPTIONS[category]),
+        probability=probability,
+        is_fraud=rng.random() < probability,
+        is_open=True,
+        is_late=False,
+        closed=None,
     )
 
 

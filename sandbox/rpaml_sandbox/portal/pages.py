@@ -31,7 +31,7 @@ from rpaml_sandbox.portal.database import (
     PortalDatabase,
 )
 from rpaml_sandbox.portal.export import XLSX_MEDIA_TYPE, closed_claims_workbook
-from rpaml_sandbox.portal.generator import CATEGORIES, CHANNELS, REFERENCE_DATE
+from rpaml_sandbox.portal.generator import CATEGORIES, CHANNELS
 from rpaml_sandbox.portal.settings import PortalSettings
 from rpaml_sandbox.portal.switches import SwitchBoard
 
@@ -274,7 +274,7 @@ def build_pages_router(
             "counts": database.status_counts(),
             "export_href": export,
             "closed_since": closed_since,
-            "business_date": REFERENCE_DATE,
+            "business_date": database.business_date(),
         }
         return render(request, "reports.html", context)
 

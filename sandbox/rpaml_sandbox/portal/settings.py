@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Self
 
@@ -26,6 +27,12 @@ class PortalSettings(BaseSettings):
     closed_claims: int = Field(default=1500, ge=0, description="Closed (history) claims.")
     late_arrivals: int = Field(
         default=5, ge=0, description="Open claims hidden at start, revealed while paging."
+    )
+    daily_claims: int = Field(
+        default=40, ge=0, description="New claims each business day the clock moves on."
+    )
+    fraud_ring_from: date | None = Field(
+        default=None, description="First business day of the fraud ring (none: never)."
     )
     username: str = Field(default="clerk", min_length=1)
     password: SecretStr
