@@ -23,7 +23,8 @@ message, which is always written for a person to act on.
     ├── RobotRunError             a robot suite could not be found, run or read back
     ├── SecretsFileError          the secrets file is malformed or incomplete
     ├── TrainingError             labeled records cannot train the process's model
-    └── DemoError                 a stage of the end-to-end demo loop failed
+    ├── DemoError                 a stage of the end-to-end demo loop failed
+    └── SandboxError              the sandbox portal's clock could not be moved on
 
 The scoring client's errors (``ScoringError`` and its subclasses
 ``ScoringUnavailableError`` and ``ScoringRejectedError``) derive from
@@ -156,3 +157,7 @@ class TrainingError(RpamlPipelineError):
 
 class DemoError(RpamlPipelineError):
     """A stage of the end-to-end demo loop failed; the message names the stage and why."""
+
+
+class SandboxError(RpamlPipelineError):
+    """The sandbox portal did not move its business clock on; the message says why."""

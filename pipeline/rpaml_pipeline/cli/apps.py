@@ -42,6 +42,31 @@ def sandbox_portal(ctx: click.Context) -> None:
     sys.exit(portal_main(args))
 
 
+@sandbox.command("advance")
+@click.option("--days", type=click.IntRange(1, 366), default=1, show_default=True)
+@click.option("--portal-url", help="the portal (default: the settings' portal_url)")
+@click.pass_context
+@friendly_errors
+def sandbox_advance(ctx: click.Context, days: int, portal_url: str | None) -> None:
+    """Move the sandbox portal's business clock on: new claims arrive each day, decided
+    claims close with their outcome; the policy application learns the new policies."""
+    from rpaml_pipeline.sandbox_clock import advance_sandbox
+
+    settings = settings_of(ctx)
+    moved = advance_sandbox(
+        portal_url or settings.portal_url,
+        days,
+        settings.variables(),
+        portal_db=settings.data_dir / "portal" / "portal.db",
+        policy_data=settings.data_dir / "desktop" / "policies.json",
+    )
+    for day in moved.days:
+        ring = "  (fraud ring active)" if day["fraud_ring"] else ""
+        click.echo(f"{day['day']}: {day['arrived']} new claims, {day['closed']} closed{ring}")
+    synced = "; policy application synced" if moved.policies_synced else ""
+    click.echo(f"business date {moved.business_date}{synced}")
+
+
 @main.command()
 @click.option("--output", type=click.Path(path_type=Path), default=Path("docs/libdoc"))
 @friendly_errors
