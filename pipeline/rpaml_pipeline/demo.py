@@ -101,7 +101,7 @@ def run_demo(
     try:
         with ExitStack() as running:
             portal = running.enter_context(
-                _started(timer, "start portal", _portal(settings, options, secrets))
+                started(timer, "start portal", portal_process(settings, options, secrets))
             )
             summary.portal_url = portal.url
             progress(f"claims portal at {portal.url}")
@@ -112,7 +112,7 @@ def run_demo(
                 progress("history downloaded and staged")
             if process.enrichment is not None:
                 runtime = runtime.with_robot_env(
-                    RPAML_POLICY_DATA=str(_policy_data(settings, options))
+                    RPAML_POLICY_DATA=str(policy_data_file(settings, options))
                 )
                 with timer.stage("enrich history"):
                     summary.history["enrichment"] = _stage(
@@ -135,11 +135,11 @@ def run_demo(
                 progress(f"model card at {page}")
 
             service = running.enter_context(
-                _started(timer, "start service", _service(settings, secrets))
+                started(timer, "start service", service_process(settings, secrets))
             )
             summary.service_url = service.url
             progress(f"scoring service at {service.url}")
-            runtime = runtime.with_service(service.url, _service_key(settings, secrets))
+            runtime = runtime.with_service(service.url, service_key(settings, secrets))
             with timer.stage("collect claims"):
                 summary.collected = _stage(runtime, RobotStage.of(process, "collect"), summary)
                 progress("new claims collected")
@@ -172,7 +172,7 @@ def run_demo(
 
 
 @contextmanager
-def _started(timer: StageTimer, stage: str, child: ManagedProcess) -> Iterator[ManagedProcess]:
+def started(timer: StageTimer, stage: str, child: ManagedProcess) -> Iterator[ManagedProcess]:
     """Start ``child`` (timed as ``stage``), yield it, and always stop it afterwards."""
     with timer.stage(stage):
         child.start()
@@ -195,7 +195,7 @@ def _stage(
     return figures
 
 
-def _policy_data(settings: RpamlSettings, options: DemoOptions) -> Path:
+def policy_data_file(settings: RpamlSettings, options: DemoOptions) -> Path:
     """Write the desktop application's data file, consistent with the portal's claims
     (same seed and counts), unless it exists; return its path."""
     path = settings.data_dir / "desktop" / "policies.json"
@@ -213,9 +213,14 @@ def _policy_data(settings: RpamlSettings, options: DemoOptions) -> Path:
     return path
 
 
-def _portal(
-    settings: RpamlSettings, options: DemoOptions, secrets: Mapping[str, str]
+def portal_process(
+    settings: RpamlSettings,
+    options: DemoOptions,
+    secrets: Mapping[str, str],
+    extra_arguments: tuple[str, ...] = (),
 ) -> ManagedProcess:
+    """The sandbox portal over ``data_dir/portal/portal.db`` (generated with ``options``
+    on first start), not started yet."""
     return sandbox_portal(
         settings.data_dir / "portal" / "portal.db",
         ready_file=settings.data_dir / "run" / "portal.url",
@@ -230,11 +235,13 @@ def _portal(
             str(options.closed_claims),
             "--late-arrivals",
             str(options.late_arrivals),
+            *extra_arguments,
         ],
     )
 
 
-def _service(settings: RpamlSettings, secrets: Mapping[str, str]) -> ManagedProcess:
+def service_process(settings: RpamlSettings, secrets: Mapping[str, str]) -> ManagedProcess:
+    """The scoring service over the settings' registry, not started yet."""
     run_dir = settings.data_dir / "run"
     return ManagedProcess(
         "scoring service",
@@ -257,7 +264,7 @@ def _service(settings: RpamlSettings, secrets: Mapping[str, str]) -> ManagedProc
     )
 
 
-def _service_key(settings: RpamlSettings, secrets: Mapping[str, str]) -> str:
+def service_key(settings: RpamlSettings, secrets: Mapping[str, str]) -> str:
     """The API key the demo scores with: ``RPAML_SERVICE_API_KEY`` when set, else the
     secrets file's (the service is started accepting exactly this key)."""
     key = settings.service_api_key
@@ -268,7 +275,7 @@ def _service_keys_file(settings: RpamlSettings, secrets: Mapping[str, str]) -> P
     """The service's keys file, accepting the key the demo scores with: the service has
     no open mode, and a key from the environment may differ from the secrets file's."""
     return write_service_keys(
-        settings.data_dir, {**secrets, SERVICE_KEY: _service_key(settings, secrets)}
+        settings.data_dir, {**secrets, SERVICE_KEY: service_key(settings, secrets)}
     )
 
 
@@ -280,20 +287,24 @@ def _decision_quality(
     store: Store, process: ProcessDefinition, portal_url: str, secrets: Mapping[str, str]
 ) -> dict[str, Any]:
     """Compare the decisions with the sandbox's hidden truth (only a sandbox has one)."""
+    return decision_quality.measure(store, process, sandbox_truth(portal_url, secrets))
+
+
+def sandbox_truth(portal_url: str, secrets: Mapping[str, str]) -> dict[str, float]:
+    """Each sandbox claim's true fraud probability (claim id -> probability), for measuring."""
     response = httpx.get(
         f"{portal_url}/admin/claims",
         headers={"X-Admin-Token": secrets["RPAML_PORTAL_ADMIN_TOKEN"]},
-        timeout=30,
+        timeout=60,
     )
     response.raise_for_status()
     # The probability given the claim and its policy's data: the most any policy could know.
-    truth = {
+    return {
         row["claim_id"]: float(
             row.get("fraud_probability_given_policy") or row["fraud_probability"]
         )
         for row in response.json()
     }
-    return decision_quality.measure(store, process, truth)
 
 
 def render(summary: DemoSummary) -> str:
