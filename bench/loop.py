@@ -108,6 +108,11 @@ def judge(days: list[dict[str, Any]], ring_day: int) -> dict[str, Any]:
             "first_day_at_most_1.10": first_recovered,
         },
         "no promotion the truth shows worse": promotions_judged(days),
+        # Not a goal of the issue, but what an operator pays for: alerts with nothing wrong.
+        "alerts before the switch (false alarms)": {
+            "days": [d["day"] for d in days if d["day"] < ring_day and d["alerts"]],
+            "alerts": sorted({a for d in days if d["day"] < ring_day for a in d["alerts"]}),
+        },
     }
 
 

@@ -14,6 +14,7 @@ from rpaml_models import ModelRegistry
 from rpaml_pipeline.cli import main
 from rpaml_pipeline.model_training import TrainingOutcome
 from rpaml_pipeline.monitoring.drift_check import ALERTS_KEY, SCORE, DriftMonitor
+from rpaml_pipeline.monitoring.references import drift_monitor
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.process.monitoring_section import MonitoringSpec
 from rpaml_pipeline.runtime import Runtime
@@ -74,6 +75,37 @@ def test_too_few_rows_give_figures_without_a_verdict(
     assert report["versions"]["1"]["features"][name]["psi"] > 1
 
 
+def test_small_runs_are_judged_with_the_earlier_runs_of_the_window(
+    trained_registry: tuple[Path, TrainingOutcome],
+) -> None:
+    reference = _reference(trained_registry)
+    numeric = next(n for n, b in reference.features.items() if b.kind == "numeric")
+    far = reference.features[numeric].edges[-1] * 10 + 1
+    spec = MonitoringSpec(min_rows=100)
+    # Three quarter-hourly runs of 40 shifted rows each: each keeps its own counts.
+    stored: list[dict[str, object]] = []
+    reports = []
+    for _ in range(3):
+        monitor = DriftMonitor(
+            lambda version: reference, spec, earlier=lambda version: list(reversed(stored))
+        )
+        monitor.add("1", {numeric: [far] * 40}, [0.9] * 40)
+        report = monitor.report()
+        reports.append(report["versions"]["1"])
+        stored.append(report["versions"]["1"]["counts"])
+    first, second, third = reports
+    assert first["judged"] is False and first["window_runs"] == 1 and first["rows"] == 40
+    assert second["judged"] is False and second["window_runs"] == 2 and second["rows"] == 80
+    assert third["judged"] is True and third["window_runs"] == 3 and third["rows"] == 120
+    assert third["counts"]["rows"] == 40  # its own counts, for the runs after it
+    assert third["features"][numeric]["psi"] >= 0.25
+    # Counts of another binning (a run scored before the reference changed) are skipped.
+    odd = {"rows": 500, "features": {numeric: [1, 2]}, SCORE: [1]}
+    monitor = DriftMonitor(lambda version: reference, spec, earlier=lambda version: [odd])
+    monitor.add("1", {numeric: [far] * 40}, [0.9] * 40)
+    assert monitor.report()["versions"]["1"]["window_runs"] == 1
+
+
 def test_a_version_without_reference_is_named_not_an_error() -> None:
     monitor = DriftMonitor(lambda version: None, MonitoringSpec())
     monitor.add("7", {"amount": [1.0, 2.0]}, [0.1, 0.2])
@@ -113,6 +145,9 @@ def test_the_score_stage_records_drift_and_alerts_and_status_shows_them(
     assert drift["alerts"] and {a["level"] for a in drift["alerts"]} == {"alert"}
     run = store.get_run(result.run_id)
     assert run.details[ALERTS_KEY] == drift["alerts"]
+    # The next run of the window finds this run's own counts in the store.
+    assert list(drift_monitor(runtime).earlier(outcome.version)) == [figures["counts"]]
+    assert figures["counts"]["rows"] == figures["rows"] and figures["window_runs"] == 1
     # The node exporter's textfile holds the same figures.
     text = (tmp_path / "data" / "metrics" / "rpaml.prom").read_text()
     samples = [

@@ -6,14 +6,17 @@ million records keeps a few counts per feature, never the rows. At the end of th
 feature's and the score's population stability index (PSI) is judged with the process
 file's ``monitoring:`` thresholds: from ``psi_warn`` a warning, from ``psi_alert`` an alert,
 and the score's binned Kolmogorov-Smirnov distance from ``ks_alert`` an alert too. A run
-with fewer than ``min_rows`` rows gets its figures but no verdict: a robot's handful of
-claims says little about a distribution. A version registered before references existed
-is named as such, never an error.
+with fewer than ``min_rows`` rows is judged together with the earlier scoring runs of the
+same version within ``window_hours``, newest first, until ``min_rows`` rows are reached
+(each run keeps its own counts in its summary for that): a robot collecting every quarter
+of an hour scores a handful of claims at a time, which alone says little about a
+distribution, and together a day's worth. Fewer rows even so: figures, no verdict. A
+version registered before references existed is named as such, never an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +51,9 @@ class DriftMonitor:
     spec: MonitoringSpec
     model: str = ""
     """The model's name, carried into the report (and the metrics)."""
+    earlier: Callable[[str], Iterable[Mapping[str, Any]]] = lambda version: ()
+    """The own counts (``counts`` of their reports) of earlier scoring runs of a version
+    within the window, newest first."""
     _counts: dict[str, _Counts | None] = field(default_factory=dict)
     _unreferenced: dict[str, int] = field(default_factory=dict)
 
@@ -89,8 +95,10 @@ class DriftMonitor:
                     ),
                 }
                 continue
-            figures, found = _judge(version, counts, self.spec)
-            versions[version] = figures
+            own = _own_counts(counts)
+            windowed, runs = _with_earlier(counts, self.earlier(version), self.spec.min_rows)
+            figures, found = _judge(version, windowed, self.spec)
+            versions[version] = {**figures, "counts": own, "window_runs": runs}
             alerts.extend(found)
         return {
             "model": self.model,
@@ -98,6 +106,54 @@ class DriftMonitor:
             "versions": versions,
             "alerts": alerts,
         }
+
+
+def _own_counts(counts: _Counts) -> dict[str, Any]:
+    return {
+        "rows": counts.rows,
+        "features": {name: values.tolist() for name, values in counts.features.items()},
+        SCORE: None if counts.score is None else counts.score.tolist(),
+    }
+
+
+def _with_earlier(
+    counts: _Counts, earlier: Iterable[Mapping[str, Any]], min_rows: int
+) -> tuple[_Counts, int]:
+    """``counts`` plus earlier runs' own counts, newest first, until ``min_rows`` rows;
+    returns them and how many runs they cover. Counts of another binning are skipped."""
+    combined = _Counts(
+        counts.reference,
+        {name: values.copy() for name, values in counts.features.items()},
+        None if counts.score is None else counts.score.copy(),
+        counts.rows,
+    )
+    runs = 1
+    for found in earlier:
+        if combined.rows >= min_rows:
+            break
+        features = found.get("features") or {}
+        score = found.get(SCORE)
+        if not _same_shape(combined, features, score):
+            continue
+        for name, values in features.items():
+            added = np.asarray(values, dtype=np.int64)
+            before = combined.features.get(name)
+            combined.features[name] = added if before is None else before + added
+        if score is not None:
+            added_score = np.asarray(score, dtype=np.int64)
+            combined.score = added_score if combined.score is None else combined.score + added_score
+        combined.rows += int(found.get("rows", 0))
+        runs += 1
+    return combined, runs
+
+
+def _same_shape(counts: _Counts, features: Mapping[str, Any], score: Any) -> bool:
+    # A run's counts are one per reference bin plus the missing count (count_into).
+    for name, values in features.items():
+        binned = counts.reference.features.get(name)
+        if binned is None or len(values) != len(binned.counts) + 1:
+            return False
+    return score is None or len(score) == len(counts.reference.score.counts) + 1
 
 
 def _judge(

@@ -3,7 +3,8 @@ the version that scored, and where the metrics textfile goes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from rpaml_models.errors import RegistryError
 from rpaml_pipeline.monitoring.drift_check import DriftMonitor
 from rpaml_pipeline.monitoring.prometheus_export import latest_drift, metrics_path, write_metrics
 from rpaml_pipeline.runtime import Runtime
+
+# Enough runs for a day of quarter-hourly schedules.
+_EARLIER_RUNS = 200
 
 
 def drift_monitor(runtime: Runtime) -> DriftMonitor:
@@ -31,7 +35,20 @@ def drift_monitor(runtime: Runtime) -> DriftMonitor:
         except (RegistryError, OSError):
             return None
 
-    return DriftMonitor(reference_of, runtime.process.monitoring, model=name)
+    spec = runtime.process.monitoring
+    store = runtime.store
+
+    def earlier(version: str) -> Iterator[Mapping[str, Any]]:
+        since = store.now() - timedelta(hours=spec.window_hours)
+        for run in store.list_runs(runtime.process.name, kind="score", limit=_EARLIER_RUNS):
+            if run.started_at < since:
+                return
+            drift = (run.summary or {}).get("drift") or {}
+            own = (drift.get("versions") or {}).get(version, {}).get("counts")
+            if isinstance(own, Mapping):
+                yield own
+
+    return DriftMonitor(reference_of, spec, model=name, earlier=earlier)
 
 
 def export_metrics(

@@ -4,7 +4,8 @@
 monitoring:
   psi_warn: 0.1      # a feature's or the score's PSI from here warns
   psi_alert: 0.25    # and from here alerts
-  min_rows: 200      # a scoring run judges drift only once it scored this many rows
+  min_rows: 200      # drift is judged on this many rows: a smaller scoring run together
+                     # with the earlier runs of the last window_hours (24), newest first
   min_labels: 30     # a decision week is judged once this many of its decisions are labelled
   cost_vs_baseline: 1.0   # alert: the week's decisions cost more than this times the
                           # cheapest always-one-action policy on the same labelled records
@@ -30,7 +31,10 @@ class MonitoringSpec(Section):
     psi_alert: float = Field(default=0.25, gt=0)
     """Population stability index from which it is an alert."""
     min_rows: int = Field(default=200, ge=1)
-    """Rows a scoring run needs before its distributions are judged (fewer: figures only)."""
+    """Rows a drift verdict needs: a smaller scoring run is judged with the earlier runs of
+    the window (fewer even so: figures only)."""
+    window_hours: float = Field(default=24.0, gt=0)
+    """How far back earlier scoring runs may fill a small run's verdict up to ``min_rows``."""
     ks_alert: float = Field(default=0.2, gt=0, le=1)
     """Binned Kolmogorov-Smirnov distance of the score distribution that alerts."""
     min_labels: int = Field(default=30, ge=1)
