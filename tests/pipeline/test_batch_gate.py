@@ -72,7 +72,7 @@ def test_a_source_switching_its_date_format_is_held_whole_both_ways(
     assert {"incident_date", "reported_date"} <= fields
     assert {finding["kind"] for finding in held["findings"]} == {"format"}
     message = next(f["message"] for f in held["findings"] if f["field"] == "incident_date")
-    new, old = ("9999-99-99", "99/99/9999") if after == "iso" else ("99/99/9999", "9999-99-99")
+    new, old = ("9999-9-9", "9/9/9999") if after == "iso" else ("9/9/9999", "9999-9-9")
     assert f"100% of 30 values are written like {new}" in message
     assert f"(usually {old})" in message and "0% of 80 values" in message
 
@@ -90,6 +90,31 @@ def test_a_source_switching_its_date_format_is_held_whole_both_ways(
     _stage(store, name, SOURCE, [_dated(n, after) for n in range(200, 230)])
     third = process_collected(store, gated, store.start_run(name, "process"))
     assert third.quarantined == 30 and len(third.held_batches) == 1
+
+
+def test_the_tenth_of_the_month_is_not_a_new_date_format(
+    store: Store, gated: ProcessDefinition
+) -> None:
+    # A month's first days in "Mar 4, 2026" form, then a batch reported on the 10th and
+    # later: one digit more is the calendar moving on, not a screen that changed.
+    name = gated.name
+
+    def texted(number: int, day: int) -> dict[str, Any]:
+        # Every date moves with the day, so only how the report date is written changes.
+        return _dated(
+            number,
+            "iso",
+            policy_start_date=f"2025-03-{day:02d}",
+            incident_date=f"2026-03-{day:02d}",
+            reported_date=f"Mar {day}, 2026",
+        )
+
+    _stage(store, name, SOURCE, [texted(n, 1 + n % 9) for n in range(80)])
+    first = process_collected(store, gated, store.start_run(name, "process"))
+    assert first.held_batches == []
+    _stage(store, name, SOURCE, [texted(n, 10 + n % 18) for n in range(100, 130)])
+    second = process_collected(store, gated, store.start_run(name, "process"))
+    assert second.held_batches == [] and second.validated == 30
 
 
 def test_released_records_go_on_and_the_decision_is_in_lineage(

@@ -288,9 +288,16 @@ def _unlikely(count: int, n: int, p0: float) -> float:
 
 
 def _shapes(values: pl.Series) -> pl.Series:
-    """How each value is written: each digit as ``9``, each run of letters as ``a``."""
+    """How each value is written: each digit as ``9``, each run of letters as ``a``, and
+    a number of one or two digits as one ``9``: the 9th and the 10th of a month are
+    written the same way (``Apr 9, 2026`` and ``Apr 10, 2026``), while a two-digit year
+    stays apart from a four-digit one."""
     text = values.drop_nulls().cast(pl.String)
-    return text.str.replace_all(r"\p{L}+", "a").str.replace_all(r"\d", "9").str.slice(0, 40)
+    shaped = text.str.replace_all(r"\p{L}+", "a").str.replace_all(r"\d", "9")
+    # A match takes its neighbours with it, so "99/99/9999" needs a second pass.
+    for _ in range(2):
+        shaped = shaped.str.replace_all(r"(^|[^9])99([^9]|$)", "${1}9${2}")
+    return shaped.str.slice(0, 40)
 
 
 def _quantiles(ordered: np.ndarray, size: int) -> np.ndarray:
