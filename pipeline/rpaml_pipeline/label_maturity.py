@@ -25,7 +25,8 @@ from rpaml_pipeline.process.feedback_spec import MaturitySpec
 from rpaml_pipeline.store.records import StoredRecord
 
 
-def _date_of(record: StoredRecord, name: str) -> dt.date | None:
+def date_of(record: StoredRecord, name: str) -> dt.date | None:
+    """The date in ``record``'s cleaned field ``name`` (None when missing or not a date)."""
     value = (record.data or {}).get(name)
     if isinstance(value, dt.datetime):
         return value.date()
@@ -39,9 +40,20 @@ def _date_of(record: StoredRecord, name: str) -> dt.date | None:
     return None
 
 
+def is_mature(
+    action: str | None, entered: dt.date | None, today: dt.date | None, spec: MaturitySpec
+) -> bool:
+    """Whether the outcome of a decision ``action`` on a record that entered the process
+    on ``entered`` may be used on ``today`` (an outcome that cannot be aged waits)."""
+    wait = None if action is None else spec.days.get(action)
+    if wait is None:
+        return True
+    return today is not None and entered is not None and (today - entered).days >= wait
+
+
 def as_of(records: Sequence[StoredRecord], spec: MaturitySpec) -> dt.date | None:
     """The last day the source reported on: the newest ``observed_on`` date."""
-    dates = [found for record in records if (found := _date_of(record, spec.observed_on))]
+    dates = [found for record in records if (found := date_of(record, spec.observed_on))]
     return max(dates, default=None)
 
 
@@ -53,20 +65,12 @@ def mature_only(
     ``judged`` maps a labeled record's id to the action of the decision it judges. An
     outcome whose ``entered_on`` date is missing cannot be aged: it waits (the safe side).
     """
-    if not spec.days:
-        return list(records)
     today = as_of(records, spec)
-    kept: list[StoredRecord] = []
-    for record in records:
-        action = judged.get(record.record_id)
-        wait = None if action is None else spec.days.get(action)
-        if wait is None:
-            kept.append(record)
-            continue
-        entered = _date_of(record, spec.entered_on)
-        if today is not None and entered is not None and (today - entered).days >= wait:
-            kept.append(record)
-    return kept
+    return [
+        record
+        for record in records
+        if is_mature(judged.get(record.record_id), date_of(record, spec.entered_on), today, spec)
+    ]
 
 
-__all__ = ["as_of", "mature_only"]
+__all__ = ["as_of", "date_of", "is_mature", "mature_only"]

@@ -6,12 +6,14 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rpaml_models import ModelRegistry
 from rpaml_pipeline.errors import ProcessFileError
 from rpaml_pipeline.exploration import EXPLORED, Exploration, exploration_for
 from rpaml_pipeline.model_training import TrainingOutcome, labeled_records
+from rpaml_pipeline.monitoring.outcome_frame import decision_outcomes
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.process.feedback_spec import ExplorationSpec, MaturitySpec
 from rpaml_pipeline.runtime import Runtime
@@ -66,7 +68,7 @@ def test_explored_records_are_escalated_with_the_reason_and_their_costs_kept(
         if record in explored:
             assert record.decision == "escalate" and cheapest != "escalate"
             assert exploring.picks(record.natural_key)
-            assert f"escalate instead of {cheapest}" in str(record.reasons[0])
+            assert f"escalate instead of {cheapest}" in str((record.reasons or [""])[0])
         else:
             # Not picked, or the policy escalated anyway: the policy's own decision.
             assert record.decision == cheapest or record.decision == "escalate"
@@ -96,7 +98,12 @@ def test_the_share_rises_while_the_champions_latest_judged_run_has_a_drift_alert
         store.finish_run(run_id, "succeeded", {"drift": drift})
 
     assert exploration_for(store, process, registry) == Exploration("escalate", 0.02, 1)
-    alert = {"kind": "drift", "level": "alert", "model_version": version, "feature": "region"}
+    alert: dict[str, object] = {
+        "kind": "drift",
+        "level": "alert",
+        "model_version": version,
+        "feature": "region",
+    }
     scoring_run(True, [alert])
     assert exploration_for(store, process, registry) == Exploration("escalate", 0.3, 1, True)
     # A later run too small for a verdict says nothing: the last verdict stands.
@@ -164,6 +171,14 @@ def test_an_approvals_outcome_waits_until_its_cohort_is_mature(
             assert key not in used, f"{key}: approved {record_reported(opened, key)}, immature"
         else:
             assert key in used, f"{key}: {record.decision}, old={key in old}"
+    # Monitoring reads them alike: an immature approval's outcome is still unknown there,
+    # and its decision week is that of the day the claim was reported.
+    frame = decision_outcomes(store, process).set_index("record_id")
+    for key, record in decided.items():
+        row = frame.loc[record.record_id]
+        assert row["decided_at"].date() == record_reported(opened, key)
+        immature = record.decision == "approve" and key not in used
+        assert pd.isna(row["label"]) == immature, key
     # Without maturity every outcome teaches at once.
     plain = process.model_copy(
         update={
