@@ -50,7 +50,8 @@ class ScoringSummary:
     decisions: dict[str, int] = field(default_factory=dict)
     explored: int = 0
     """Decisions exploration changed (:mod:`rpaml_pipeline.exploration`)."""
-    exploration_share: float = 0.0
+    exploration: dict[str, Any] | None = None
+    """The exploration applied: shares and the drifted pattern, if any."""
     model_versions: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -86,7 +87,18 @@ def score_validated(
     decisions: Counter[str] = Counter()
     versions: set[str] = set()
     if exploration is not None:
-        summary.exploration_share = exploration.share
+        summary.exploration = {
+            "action": exploration.action,
+            "share": exploration.share,
+            "share_on_drift": exploration.share_on_drift,
+            "drifted_pattern": None
+            if exploration.pattern is None
+            else {
+                "version": exploration.pattern.version,
+                "run_id": exploration.pattern.run_id,
+                "bins": exploration.pattern.describe(),
+            },
+        }
     while summary.error is None:
         claimed = store.batches.claim(
             process.name, "score", owner=owner, limit=1, lease_seconds=lease_seconds
@@ -142,7 +154,7 @@ def _score_batch(
             summary.error = str(error)
             return [], {}
     if exploration is not None:
-        results = [exploration.apply(result, keys[result.id]) for result in results]
+        results = exploration.apply(results, keys, dict(items))
     now = store.now()
     lease = Lease(owner, free_or_owner=True)
     with store.ctx.write() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -75,43 +76,86 @@ def test_explored_records_are_escalated_with_the_reason_and_their_costs_kept(
             assert not exploring.picks(record.natural_key) or cheapest == "escalate"
 
 
-def test_the_share_rises_while_the_champions_latest_judged_run_has_a_drift_alert(
-    tmp_path: Path,
+def test_while_inputs_drift_the_records_like_what_grew_are_all_explored(
     store: Store,
     process: ProcessDefinition,
+    claims: list[GeneratedClaim],
     trained_registry: tuple[Path, TrainingOutcome],
+    service_url: str,
+    service_key: str,
 ) -> None:
     registry_dir, trained = trained_registry
     registry = ModelRegistry(registry_dir)
-    spec = ExplorationSpec(action="escalate", share=0.02, share_on_drift=0.3, seed=1)
-    policy = process.policy.model_copy(update={"exploration": spec})
-    process = process.model_copy(update={"policy": policy})
+    spec = ExplorationSpec(action="escalate", share=0.0, share_on_drift=1.0, seed=1)
+    process = process.model_copy(
+        update={"policy": process.policy.model_copy(update={"exploration": spec})}
+    )
     version = trained.version
+    reference = registry.metadata("claims_fraud", version).reference
+    assert reference is not None
+    opened = [c for c in claims if c.status == "open"]
+    region = Counter(c.region for c in opened).most_common(1)[0][0]
+    grown = reference.features["region"].categories.index(region)
 
-    def scoring_run(judged: bool, alerts: list[dict[str, object]]) -> None:
-        run_id = store.start_run(process.name, "score")
+    def scoring_run(judged: bool, levels: dict[str, str]) -> None:
+        # The recent rows: the training shares, but ``region`` four times as common.
+        counts = {}
+        for name in levels:
+            binned = reference.features[name]
+            counts[name] = [*binned.counts, binned.missing]
+        counts["region"][grown] *= 4
+        rows = sum(counts["region"])
         drift = {
-            "model": process.model.name,
-            "versions": {version: {"judged": judged, "rows": 250 if judged else 20}},
-            "alerts": alerts,
+            "model": "claims_fraud",
+            "versions": {
+                version: {
+                    "judged": judged,
+                    "rows": rows,
+                    "counts": {"rows": rows, "features": counts, "score": None},
+                }
+            },
+            "alerts": [
+                {"kind": "drift", "level": level, "model_version": version, "feature": name}
+                for name, level in levels.items()
+            ],
         }
+        run_id = store.start_run(process.name, "score")
         store.finish_run(run_id, "succeeded", {"drift": drift})
 
-    assert exploration_for(store, process, registry) == Exploration("escalate", 0.02, 1)
-    alert: dict[str, object] = {
-        "kind": "drift",
-        "level": "alert",
-        "model_version": version,
-        "feature": "region",
-    }
-    scoring_run(True, [alert])
-    assert exploration_for(store, process, registry) == Exploration("escalate", 0.3, 1, True)
+    assert exploration_for(store, process, registry) == Exploration("escalate", 0.0, 1, 1.0)
+    scoring_run(True, {"region": "alert", "channel": "warn"})
+    found = exploration_for(store, process, registry)
+    assert found is not None and found.pattern is not None
+    # Only the bin that grew; the channel's shares did not move.
+    assert dict(found.pattern.grown) == {"region": frozenset({grown})}
+    assert found.pattern.describe() == f"region in {region}"
     # A later run too small for a verdict says nothing: the last verdict stands.
-    scoring_run(False, [])
-    assert exploration_for(store, process, registry) == Exploration("escalate", 0.3, 1, True)
-    # A warning is not an alert, and a later judged run without alerts ends the raise.
-    scoring_run(True, [{**alert, "level": "warn"}])
-    assert exploration_for(store, process, registry) == Exploration("escalate", 0.02, 1)
+    scoring_run(False, {"region": "alert"})
+    assert exploration_for(store, process, registry) == found
+
+    stage(store, process.name, opened, "collect_claims")
+    process_all(store, process)
+    _score(store, process, service_url, service_key, exploration=found)
+    decided = [r for chunk in store.iter_records(process.name, "decided") for r in chunk]
+    by_key = {c.claim_id: c for c in opened}
+    for record in decided:
+        explored = bool(record.reasons) and str(record.reasons[0]).startswith(EXPLORED)
+        like_the_drift = by_key[record.natural_key].region == region
+        # Every claim of the grown region is escalated (by the policy or by exploration),
+        # no other claim is explored (share 0).
+        assert explored == (
+            like_the_drift
+            and min(record.expected_costs or {}, key=(record.expected_costs or {}).__getitem__)
+            != "escalate"
+        )
+        if like_the_drift:
+            assert record.decision == "escalate"
+        if explored:
+            assert f"like the inputs that drifted from v{version}" in str(record.reasons[0])
+
+    # A warning alone is not an alert: a later judged run without an alert ends it.
+    scoring_run(True, {"region": "warn"})
+    assert exploration_for(store, process, registry) == Exploration("escalate", 0.0, 1, 1.0)
 
 
 def test_an_approvals_outcome_waits_until_its_cohort_is_mature(
@@ -218,7 +262,7 @@ def record_reported(claims: list[GeneratedClaim], key: str) -> dt.date:
             "expected a number of days >= 0",
         ),
         (
-            ("share_on_drift: 0.25", "share_on_drift: 1.5"),
+            ("share_on_drift: 1.0", "share_on_drift: 1.5"),
             "policy.exploration.share_on_drift",
             "",
         ),

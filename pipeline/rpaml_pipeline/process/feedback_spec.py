@@ -9,9 +9,10 @@ so. Two remedies, both declared by the process, neither knowing its domain:
 
 * ``policy.exploration`` sends a small, seeded share of the records the policy would not
   send to ``action`` (the action whose outcome is learned quickly and without bias) there
-  instead, and a larger share while the champion's latest judged scoring run carries a
-  drift alert: when the world changes, look closer until a model trained on the new
-  outcomes takes over.
+  instead, and a larger share of the records that look like what drifted while the latest
+  judged scoring run carries a drift alert (:mod:`rpaml_pipeline.drifted_pattern`): when
+  the world changes, a person looks at the new pattern until a model that learned it from
+  those outcomes takes over.
 * ``model.retrain.maturity`` keeps the outcome of a decision taken with one of the named
   actions out of training and promotion evidence until the decision is that many days old
   on the source's own calendar, so the slow outcomes of the same cohort have arrived too.
@@ -32,7 +33,8 @@ class ExplorationSpec(Section):
     share: float = Field(default=0.0, ge=0.0, le=0.5)
     """Share of the records the policy would not send to ``action`` sent there anyway."""
     share_on_drift: float = Field(default=0.0, ge=0.0, le=1.0)
-    """The share while the champion's latest judged scoring run carries a drift alert."""
+    """The share for the records of the drifted pattern while the latest judged scoring
+    run carries a drift alert (1.0: every such record)."""
     seed: int = 0
     """Which records are picked: a hash of the seed and the record's natural key."""
 
