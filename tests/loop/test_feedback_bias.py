@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rpaml_models import ModelRegistry
+from rpaml_pipeline import decision_quality
 from rpaml_pipeline.errors import ProcessFileError
 from rpaml_pipeline.exploration import EXPLORED, Exploration, exploration_for
 from rpaml_pipeline.model_training import TrainingOutcome, labeled_records
@@ -279,3 +280,37 @@ def test_a_wrong_feedback_section_is_refused_naming_the_key(
         load_process(path)
     message = str(raised.value)
     assert str(path) in message and key in message and expected in message
+
+
+def test_a_promotion_is_costed_on_the_same_claims_by_both_versions(
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    trained_registry: tuple[Path, TrainingOutcome],
+    service_url: str,
+    service_key: str,
+) -> None:
+    registry_dir, trained = trained_registry
+    opened = [c for c in claims if c.status == "open"]
+    stage(store, process.name, opened, "collect_claims")
+    process_all(store, process)
+    _score(store, process, service_url, service_key)
+    decided = [r for chunk in store.iter_records(process.name, "decided") for r in chunk]
+    store.claim(process.name, "decided", owner="robot", limit=len(decided))
+    for record in decided:
+        store.mark_acting(record.record_id, owner="robot")
+        store.record_action(record.record_id, receipt="RCPT-1", outcome="applied")
+    truth = {c.claim_id: c.fraud_probability for c in opened}
+    registry = ModelRegistry(registry_dir)
+    version = trained.version
+
+    check = decision_quality.versions_on_truth(store, process, registry, (version, version), truth)
+    # The served champion decided these claims: scored afresh, the same version's policy
+    # costs what its applied decisions cost, and never less than the oracle.
+    applied = decision_quality.measure(store, process, truth)["cost_per_record"]
+    assert check["records"] == len(decided)
+    assert check["cost_per_record"][version] == pytest.approx(
+        applied["rpaml (applied decisions)"], rel=1e-9
+    )
+    assert check["oracle"] == pytest.approx(applied["oracle"])
+    assert check["oracle"] <= check["cost_per_record"][version]
