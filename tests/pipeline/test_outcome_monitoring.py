@@ -85,6 +85,21 @@ def test_a_week_gone_wrong_raises_cost_and_calibration_alerts() -> None:
     assert "per labelled decision" in last["cost"]["message"]
 
 
+def test_a_calibrated_model_on_few_labels_raises_no_calibration_alert() -> None:
+    # Thirty labels of a perfectly calibrated model: its ECE is above 0.1 by chance alone
+    # in most weeks, which is no reason to page anyone.
+    weeks = []
+    for seed in range(20):
+        frame = _week(np.random.default_rng(seed), MONDAY, 30, truth_shift=0.0)
+        (week,) = weekly_outcomes(frame, POLICY, MonitoringSpec(min_labels=30))
+        weeks.append(week)
+    noisy = [w for w in weeks if w.ece is not None and w.ece >= 0.1]
+    assert len(noisy) >= 10
+    assert all(w.judged for w in weeks)
+    assert not [a for w in weeks for a in w.alerts if a["measure"] == "calibration"]
+    assert all((w.ece_if_calibrated or 0) > 0.1 for w in weeks)
+
+
 def test_too_few_labels_are_not_judged_and_no_rows_give_no_weeks() -> None:
     rng = np.random.default_rng(1)
     frame = _week(rng, MONDAY, 40, truth_shift=0.5)

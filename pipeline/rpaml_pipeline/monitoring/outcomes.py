@@ -15,7 +15,11 @@ in the process file's ``monitoring:`` section):
 - ``cost``: the realised cost per labelled decision exceeds ``cost_vs_baseline`` times the
   cheapest always-one-action baseline of the same week (the model does worse than a
   constant policy), or ``cost_vs_history`` times the median of the earlier judged weeks;
-- ``calibration``: the week's ECE is at least ``ece_alert``.
+- ``calibration``: the week's ECE is at least ``ece_alert`` and beyond what chance gives a
+  calibrated model on as few labels: the 99th percentile of the ECE of outcomes drawn from
+  the week's own scores (consistency resampling, Bröcker and Smith 2007; seeded). On 30
+  labels a perfectly calibrated model's ECE often exceeds 0.1, so the threshold alone
+  would cry wolf on every young week.
 
 Labels arrive late and not at random (an approved case is only labelled when something is
 discovered), so a young week's figures move as labels come in, and its realised cost is
@@ -58,6 +62,8 @@ class WeekOutcome:
     mean_score: float | None = None
     observed_rate: float | None = None
     ece: float | None = None
+    ece_if_calibrated: float | None = None
+    """The 99th percentile of the ECE a calibrated model shows on these scores by chance."""
     auc: float | None = None
     judged: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -123,6 +129,7 @@ def _week(week: str, rows: pd.DataFrame, policy: DecisionPolicy) -> WeekOutcome:
         outcome.mean_score = float(scores[known].mean())
         outcome.observed_rate = float(y[known].mean())
         outcome.ece = expected_calibration_error(y[known], scores[known])
+        outcome.ece_if_calibrated = _ece_by_chance(scores[known])
         if len(set(y[known].tolist())) == 2:
             outcome.auc = float(roc_auc_score(y[known], scores[known]))
     return outcome
@@ -152,15 +159,28 @@ def _alerts(
                     f"{spec.cost_vs_history} x the earlier weeks' median {median:.2f}"
                 ))
             )  # fmt: skip
-    if outcome.ece is not None and outcome.ece >= spec.ece_alert:
+    chance = outcome.ece_if_calibrated or 0.0
+    if outcome.ece is not None and outcome.ece >= spec.ece_alert and outcome.ece > chance:
         alerts.append(
             _alert(outcome, "calibration", outcome.ece, (
                 f"week {outcome.week}: calibration error {outcome.ece:.3f} >= ece_alert "
-                f"{spec.ece_alert} (mean score {outcome.mean_score:.3f}, observed rate "
+                f"{spec.ece_alert} and above the {chance:.3f} a calibrated model reaches by "
+                f"chance (mean score {outcome.mean_score:.3f}, observed rate "
                 f"{outcome.observed_rate:.3f}, {outcome.labels} labels)"
             ))
         )  # fmt: skip
     return alerts
+
+
+_RESAMPLES = 200
+
+
+def _ece_by_chance(scores: npt.NDArray[np.float64]) -> float:
+    """The 99th percentile of the ECE of outcomes drawn from ``scores`` themselves."""
+    rng = np.random.default_rng(0)
+    draws = rng.random((_RESAMPLES, len(scores))) < scores
+    found = [expected_calibration_error(draw.astype(np.int64), scores) for draw in draws]
+    return float(np.quantile(found, 0.99))
 
 
 def _alert(outcome: WeekOutcome, measure: str, value: float, message: str) -> dict[str, Any]:
