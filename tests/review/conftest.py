@@ -1,0 +1,61 @@
+"""Fixtures of the review tests: a claims process with a review section, real stores."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from review_queue_items import review_process
+from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.store import Store
+
+PG_URL = os.environ.get("RPAML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def process(tmp_path_factory: pytest.TempPathFactory) -> ProcessDefinition:
+    return review_process(tmp_path_factory.mktemp("process"))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped after the test."""
+    from sqlalchemy import create_engine
+
+    admin = create_engine(PG_URL)
+    try:
+        with admin.connect():
+            pass
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not available: {str(exc).splitlines()[0]}")
+    schema = f"rpaml_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'rpaml.db'}"
+    url = request.getfixturevalue("pg_url")
+    assert isinstance(url, str)
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with Store.connect(store_url) as opened:
+        yield opened
