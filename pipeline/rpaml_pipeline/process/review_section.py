@@ -110,8 +110,7 @@ def review_issues(review: ReviewSpec | None, policy: PolicySpec) -> list[Process
             issues.append(
                 ProcessIssue(
                     f"review.choices.{name}.outcome",
-                    f"{choice.outcome!r} is not a policy outcome "
-                    f"(expected one of {expected})",
+                    f"{choice.outcome!r} is not a policy outcome (expected one of {expected})",
                 )
             )
     return issues
