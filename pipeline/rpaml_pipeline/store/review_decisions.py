@@ -207,9 +207,7 @@ class ReviewDecisions:
                 now,
             )
             if not moved:
-                raise ReviewDecidedError(
-                    f"record {record_id} no longer waits for review: nothing was changed"
-                )
+                raise ReviewDecidedError(f"record {record_id} no longer waits for review")
             decision_id = conn.execute(insert(review_decisions).values(**row)).inserted_primary_key
             conn.execute(insert(record_labels).values(**_label(row, record["natural_key"], now)))
             audit(conn, item["process"], record_id, reviewer, "decision", now,

@@ -256,6 +256,20 @@ class ReviewQueue:
         ).mappings().one()  # fmt: skip
         return QueueItem.from_row(row)
 
+    def held_by(self, process: str, reviewer: str) -> QueueItem | None:
+        """The open item ``reviewer`` holds an unexpired lease on, if any."""
+        now = self._ctx.now()
+        with self._ctx.read() as conn:
+            row = conn.execute(
+                select(review_items).where(
+                    review_items.c.process == process,
+                    review_items.c.status == OPEN,
+                    review_items.c.lease_owner == reviewer,
+                    review_items.c.lease_expires_at >= now,
+                )
+            ).mappings().first()  # fmt: skip
+        return None if row is None else QueueItem.from_row(row)
+
     def item(self, record_id: str) -> QueueItem:
         """The queue item of ``record_id``."""
         with self._ctx.read() as conn:
