@@ -204,8 +204,8 @@ def test_two_reviewers_get_different_items_and_cannot_open_each_others(app: Any)
 def test_skipping_moves_on_and_returns_the_item(client: TestClient, store: Store) -> None:
     log_in(client, "ann")
     url, page = _first_item(client)
-    answer = client.post(f"{url}/skip", data={"csrf": csrf_of(page), "lease": hidden(page, "lease")},
-                         follow_redirects=False)  # fmt: skip
+    form = {"csrf": csrf_of(page), "lease": hidden(page, "lease")}
+    answer = client.post(f"{url}/skip", data=form, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] != url
     assert store.review.item(url.rsplit("/", 1)[1]).lease_owner is None
 
