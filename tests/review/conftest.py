@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from review_app_client import account_entries
 from review_queue_items import review_process
+from rpaml_pipeline.child_processes import ManagedProcess, review_app
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.store import Store
 
@@ -17,8 +21,42 @@ PG_URL = os.environ.get("RPAML_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 
 
 @pytest.fixture(scope="session")
-def process(tmp_path_factory: pytest.TempPathFactory) -> ProcessDefinition:
-    return review_process(tmp_path_factory.mktemp("process"))
+def process_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("process")
+
+
+@pytest.fixture(scope="session")
+def process(process_folder: Path) -> ProcessDefinition:
+    return review_process(process_folder)
+
+
+@pytest.fixture(scope="session")
+def account_list() -> list[str]:
+    return account_entries()
+
+
+@pytest.fixture
+def review_server(
+    tmp_path: Path, process_folder: Path, process: ProcessDefinition, account_list: list[str]
+) -> Callable[..., object]:
+    """Start the review app as its own process over the store at a URL."""
+
+    @contextmanager
+    def start(store_url: str) -> Iterator[ManagedProcess]:
+        env = {
+            **os.environ,
+            "RPAML_DATA_DIR": str(tmp_path / "data"),
+            "RPAML_STORE_URL": store_url,
+            "RPAML_PROCESS_FILE": str(process_folder / "claims_triage_review.yaml"),
+            "RPAML_PORTAL_URL": "http://portal.test",
+            "RPAML_REVIEW_ACCOUNTS": json.dumps(account_list),
+        }
+        with review_app(
+            ready_file=tmp_path / "review.url", log_file=tmp_path / "review.log", env=env
+        ) as server:
+            yield server
+
+    return start
 
 
 @pytest.fixture

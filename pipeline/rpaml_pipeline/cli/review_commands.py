@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 
@@ -12,18 +13,27 @@ from rpaml_pipeline.cli.common import echo_json, friendly_errors, settings_of
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.store import Store
 
-_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 
-
-@main.group(invoke_without_command=True, context_settings=_PASS_THROUGH)
+@main.group(invoke_without_command=True)
+@click.option("--host", help="address to bind (default RPAML_REVIEW_HOST: loopback)")
+@click.option("--port", type=click.IntRange(0, 65535), help="port (default 0: a free one)")
+@click.option("--ready-file", type=click.Path(path_type=Path), help="write the URL here once up")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.pass_context
-def review(ctx: click.Context) -> None:
-    """Run the review app (options go to it: --host, --port, --ready-file); or a subcommand."""
+def review(
+    ctx: click.Context, host: str | None, port: int | None, ready_file: Path | None, log_level: str
+) -> None:
+    """Run the review app (with no subcommand), or read its trail or make an account."""
     if ctx.invoked_subcommand is not None:
         return
     from rpaml_review.__main__ import main as review_main
 
-    sys.exit(review_main(list(ctx.args)))
+    args = ["--log-level", log_level]
+    args += ["--host", host] if host else []
+    args += ["--port", str(port)] if port is not None else []
+    args += ["--ready-file", str(ready_file)] if ready_file else []
+    sys.exit(review_main(args))
 
 
 @review.command("audit")
