@@ -31,7 +31,6 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
 }
 
 
@@ -94,6 +93,10 @@ def _install_handlers(app: FastAPI) -> None:
         response: Response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        # Pages hold leases and tokens: never cached. The script and style sheet are the
+        # same for every page, so the browser keeps them (an hour) between items.
+        static = request.url.path.startswith("/static/")
+        response.headers.setdefault("Cache-Control", "max-age=3600" if static else "no-store")
         return response
 
     @app.exception_handler(LoginRequiredError)
