@@ -21,13 +21,20 @@ PG_URL = os.environ.get("RPAML_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 
 
 @pytest.fixture(scope="session")
-def process_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("process")
+def process_and_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProcessDefinition, Path]:
+    """The review process, and the folder its file is in (claims_triage_review.yaml)."""
+    folder = tmp_path_factory.mktemp("process")
+    return review_process(folder), folder
 
 
 @pytest.fixture(scope="session")
-def process(process_folder: Path) -> ProcessDefinition:
-    return review_process(process_folder)
+def process_folder(process_and_folder: tuple[ProcessDefinition, Path]) -> Path:
+    return process_and_folder[1]
+
+
+@pytest.fixture(scope="session")
+def process(process_and_folder: tuple[ProcessDefinition, Path]) -> ProcessDefinition:
+    return process_and_folder[0]
 
 
 @pytest.fixture(scope="session")

@@ -46,3 +46,12 @@ def test_a_wrong_review_section_is_named(
         _load(tmp_path, REVIEW_SECTION.replace(*change))
     text = str(raised.value)
     assert key in text and message in text, text
+
+
+def test_the_readme_example_is_a_valid_review_section(tmp_path: Path) -> None:
+    readme = (PROCESS_FILE.parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The review queue")[1].split("```yaml\n")[1].split("```")[0]
+    path = tmp_path / "p.yaml"
+    path.write_text(PROCESS_FILE.read_text(encoding="utf-8") + "\n" + section, encoding="utf-8")
+    review = load_process(path).review
+    assert review is not None and review.action == "escalate"

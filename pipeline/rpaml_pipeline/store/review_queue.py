@@ -31,13 +31,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rpaml_pipeline.errors import ReviewItemNotFoundError, ReviewLeaseError
 from rpaml_pipeline.store.context import StoreContext
 from rpaml_pipeline.store.events import record_event
-from rpaml_pipeline.store.schema import records, review_audit, review_decisions, review_items
+from rpaml_pipeline.store.schema import (
+    UtcDateTime,
+    records,
+    review_audit,
+    review_decisions,
+    review_items,
+)
 from rpaml_pipeline.store.states import RecordState
 from rpaml_pipeline.store.transitions import Move, Transitions
 
@@ -207,12 +213,14 @@ class ReviewQueue:
             if skipped:
                 free = and_(free, review_items.c.record_id.not_in(skipped))
             orders = (
-                select(review_items.c.record_id, review_items.c.lease_owner)
-                .where(free, review_items.c.due_at < now)
-                .order_by(review_items.c.due_at, review_items.c.record_id),
-                select(review_items.c.record_id, review_items.c.lease_owner)
-                .where(free, review_items.c.due_at >= now)
-                .order_by(review_items.c.value.desc(), review_items.c.record_id.desc()),
+                _overdue_first(
+                    select(review_items.c.record_id, review_items.c.lease_owner).where(free), now
+                ),
+                _by_value(
+                    select(review_items.c.record_id, review_items.c.lease_owner).where(free),
+                    now,
+                    conn.dialect.name,
+                ),
             )
             for order in orders:
                 candidates = conn.execute(
@@ -313,15 +321,9 @@ class ReviewQueue:
             review_items.c.process == process, review_items.c.status == OPEN
         )
         with self._ctx.read() as conn:
-            overdue = conn.execute(
-                base.where(review_items.c.due_at < now)
-                .order_by(review_items.c.due_at, review_items.c.record_id)
-                .limit(limit)
-            ).mappings().all()  # fmt: skip
+            overdue = conn.execute(_overdue_first(base, now).limit(limit)).mappings().all()
             rest = conn.execute(
-                base.where(review_items.c.due_at >= now)
-                .order_by(review_items.c.value.desc(), review_items.c.record_id.desc())
-                .limit(max(0, limit - len(overdue)))
+                _by_value(base, now, conn.dialect.name).limit(max(0, limit - len(overdue)))
             ).mappings().all()  # fmt: skip
         return [QueueItem.from_row(row) for row in [*overdue, *rest]]
 
@@ -345,6 +347,31 @@ class ReviewQueue:
                     review_decisions.c.decided_at >= midnight,
                 ),
             )
+
+
+def _overdue_first(query: Select[Any], now: dt.datetime) -> Select[Any]:
+    """The open items past their SLA, most overdue first (a walk of ``ix_review_items_due``)."""
+    return query.where(review_items.c.due_at < now).order_by(
+        review_items.c.due_at, review_items.c.record_id
+    )
+
+
+def _by_value(query: Select[Any], now: dt.datetime, dialect: str) -> Select[Any]:
+    """The open items within their SLA, highest value of review first.
+
+    A backward walk of ``ix_review_items_value`` that stops after the first few rows.
+    SQLite's planner would rather take the range on ``due_at`` (nearly every open item) and
+    sort it all, 100,000 rows for each lease; SQLite's unary ``+`` keeps that term off any
+    index, so the order's index is the one left.
+    """
+    due = (
+        literal_column("+review_items.due_at", UtcDateTime)
+        if dialect == "sqlite"
+        else review_items.c.due_at
+    )
+    return query.where(due >= now).order_by(
+        review_items.c.value.desc(), review_items.c.record_id.desc()
+    )
 
 
 def audit(

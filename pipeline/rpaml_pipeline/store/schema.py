@@ -344,9 +344,10 @@ review_items = Table(
     Column("lease_expires_at", UtcDateTime),
     # The queue's two orders, each an index walk: past their SLA (most overdue first),
     # then the rest by value of review (highest first).
-    Index("ix_review_items_due", "process", "status", "due_at"),
-    Index("ix_review_items_value", "process", "status", "value"),
-    Index("ix_review_items_owner", "lease_owner"),
+    Index("ix_review_items_due", "process", "status", "due_at", "record_id"),
+    Index("ix_review_items_value", "process", "status", "value", "record_id"),
+    # A reviewer's own lease (three equalities, so no planner prefers the order indexes).
+    Index("ix_review_items_owner", "lease_owner", "process", "status"),
 )
 """The review queue: one row per record a decision sent to people (``status`` ``open``
 until a reviewer decides it, then ``decided``), with its value of review, when it was

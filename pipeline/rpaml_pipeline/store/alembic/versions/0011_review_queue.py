@@ -39,9 +39,13 @@ def upgrade() -> None:
         sa.Column("leased_at", UtcDateTime()),
         sa.Column("lease_expires_at", UtcDateTime()),
     )
-    op.create_index("ix_review_items_due", "review_items", ["process", "status", "due_at"])
-    op.create_index("ix_review_items_value", "review_items", ["process", "status", "value"])
-    op.create_index("ix_review_items_owner", "review_items", ["lease_owner"])
+    op.create_index(
+        "ix_review_items_due", "review_items", ["process", "status", "due_at", "record_id"]
+    )
+    op.create_index(
+        "ix_review_items_value", "review_items", ["process", "status", "value", "record_id"]
+    )
+    op.create_index("ix_review_items_owner", "review_items", ["lease_owner", "process", "status"])
     op.create_table(
         "review_decisions",
         sa.Column("decision_id", sa.Integer(), primary_key=True, autoincrement=True),
