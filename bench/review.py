@@ -277,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
+            # Other work on the machine shows in the tail of the latency figures.
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         },
         "open_items": open_items,
         "latency_ms": {
