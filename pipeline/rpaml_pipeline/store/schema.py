@@ -342,16 +342,12 @@ review_items = Table(
     Column("lease_token", String(64)),
     Column("leased_at", UtcDateTime),
     Column("lease_expires_at", UtcDateTime),
-    # The queue's two orders, each an index walk: past their SLA (most overdue first),
-    # then the rest by value of review (highest first).
     Index("ix_review_items_due", "process", "status", "due_at", "record_id"),
     Index("ix_review_items_value", "process", "status", "value", "record_id"),
-    # A reviewer's own lease (three equalities, so no planner prefers the order indexes).
     Index("ix_review_items_owner", "lease_owner", "process", "status"),
 )
-"""The review queue: one row per record a decision sent to people (``status`` ``open``
-until a reviewer decides it, then ``decided``), with its value of review, when it was
-queued and when its SLA runs out, and the lease of the one reviewer working it."""
+"""The review queue: a row per record sent to people (``open``, then ``decided``), its value
+of review, queue time, SLA and the lease of the one reviewer on it."""
 
 review_decisions = Table(
     "review_decisions",
@@ -379,10 +375,8 @@ review_decisions = Table(
     UniqueConstraint("record_id", name="uq_review_decisions_record"),
     Index("ix_review_decisions_process", "process", "decided_at"),
 )
-"""A person's decision on a queued record, once per record (the unique key refuses a
-second): what they chose, the action and label it became, what they were shown (the
-model's action, score and versions, and the SHA-256 of the whole item page's facts), how
-long the item waited and how long they spent on it."""
+"""A person's decision, once per record: the choice, its action and label, what was shown
+(model action, score, versions, SHA-256 of the page's facts), waiting and working time."""
 
 review_audit = Table(
     "review_audit",
@@ -402,5 +396,4 @@ review_audit = Table(
     Index("ix_review_audit_process", "process", "audit_id"),
     Index("ix_review_audit_record", "record_id", "audit_id"),
 )
-"""The review queue's append-only trail: every ``lease``, ``release`` and ``decision``
-(rows are only ever inserted; nothing in rpaml updates or deletes them)."""
+"""The review queue's append-only trail: every ``lease``, ``release`` and ``decision``."""
