@@ -40,7 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     leaves it open, and the owners' sweep closes it as for any dead owner)."""
     context: ReviewContext = app.state.review
     context.run_id = await run_in_threadpool(
-        context.store.start_run, context.process.name, "review", None, None,
+        context.store.start_run, context.process.name, "review_app", None, None,
         {"accounts": context.accounts.names()},
     )  # fmt: skip
     try:
