@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from review_queue_items import review_process
 from robot_harness import PROCESS, ROOT, RunningPortal, decide, running_portal
 
+from review_queue_items import review_process
 from rpaml_pipeline.demo_review import REVIEWER, render_review, review_escalations
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.settings import RpamlSettings
