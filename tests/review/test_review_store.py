@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from review_queue_items import queue_claims
 from rpaml_pipeline.errors import ReviewDecidedError, ReviewItemNotFoundError, ReviewLeaseError
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.store import RecordState, Store
+from rpaml_pipeline.store import IncomingRecord, RecordState, Store, Transition
 from rpaml_pipeline.store.review_decisions import ReviewVerdict
 from rpaml_pipeline.store.review_queue import value_of_review
 from rpaml_pipeline.store.schema import (
@@ -201,3 +201,37 @@ def test_refused_requests_change_nothing(store: Store, process: ProcessDefinitio
     assert _snapshot(store) == after
     with store.ctx.read() as conn:
         assert conn.execute(select(func.count()).select_from(review_decisions)).scalar() == 1
+
+
+def test_a_reviewed_record_keeps_its_review_and_its_outcome(
+    store: Store, process: ProcessDefinition
+) -> None:
+    queue_claims(store, process, 20)
+    item = store.review.lease_next(process.name, "ann", lease_seconds=600)
+    assert item is not None and item.lease_token is not None
+    store.review_decisions.decide(item.record_id, "ann", item.lease_token, _verdict("approve"),
+                                  run_id="review-run")  # fmt: skip
+    store.claim(process.name, "decided", owner="robot", limit=100)
+    store.mark_acting(item.record_id, owner="robot")
+    store.record_action(item.record_id, receipt="RCPT-7", outcome="applied")
+    # The claim closes in the portal: the history export brings its outcome back.
+    record = store.get_record(item.record_id)
+    run = store.start_run(process.name, "history", "download_history")
+    closed = IncomingRecord(natural_key=record.natural_key,
+                            payload={**record.raw, "status": "Closed", "outcome": "Paid"},
+                            source="robot:download_history")  # fmt: skip
+    [labeled] = store.ingest(process.name, [closed], run_id=run).record_ids
+    store.transition_many(
+        [Transition(record_id=labeled, to_state=RecordState.LABELED,
+                    values={"label": 0, "label_source": "portal:closed-claims-export"})],
+        run_id=run,
+    )  # fmt: skip
+    assert store.labels.link_outcomes(process.name, run_id=run) == 1
+    labels = store.labels.of_record(item.record_id)
+    assert sorted((label.kind, label.source) for label in labels) == [
+        ("outcome", "portal:closed-claims-export"),
+        ("review", "review"),
+    ]
+    outcome = next(label for label in labels if label.kind == "outcome")
+    assert outcome.action == "approve"  # the outcome judges the action the robot applied
+    assert store.labels.counts(process.name) == {"outcome": 1, "review": 1}
