@@ -152,3 +152,20 @@ def sandbox_portal(
         env=env,
         start_timeout=start_timeout,
     )
+
+
+def review_app(
+    *,
+    ready_file: Path,
+    log_file: Path,
+    env: Mapping[str, str],
+    start_timeout: float = 60.0,
+) -> ManagedProcess:
+    """The review app (``python -m rpaml_review``) on a free loopback port; ``env`` carries
+    its settings (store, process file, portal URL, ``RPAML_REVIEW_ACCOUNTS``)."""
+    command = [sys.executable, "-m", "rpaml_review", "--host", "127.0.0.1", "--port", "0",
+               "--ready-file", str(ready_file), "--log-level", "warning"]  # fmt: skip
+    return ManagedProcess(
+        "review app", command, ready_file=ready_file, log_file=log_file, env=env,
+        start_timeout=start_timeout,
+    )  # fmt: skip

@@ -2,7 +2,9 @@
 
 Starts the sandbox claims portal, has a robot download the history of closed claims and
 trains the first model from it, starts the scoring service, has a robot collect the new
-claims, processes and scores them, and has a robot apply each decision in the portal.
+claims, processes and scores them, has a simulated reviewer decide the escalated ones in
+the review app (when the process file has a review section), and has a robot apply each
+decision in the portal.
 Everything is idempotent: run it again and nothing is collected or acted on twice.
 
 This module starts the portal, the service and the robots as child processes (by module
@@ -26,6 +28,7 @@ from rpaml_models import ModelRegistry
 from rpaml_models.model_card import write_card
 from rpaml_pipeline import decision_quality
 from rpaml_pipeline.child_processes import ManagedProcess, sandbox_portal
+from rpaml_pipeline.demo_review import render_review, review_escalations
 from rpaml_pipeline.errors import DemoError
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.runtime import Runtime
@@ -55,6 +58,8 @@ class DemoOptions:
     open_claims: int = 120
     closed_claims: int = 1500
     late_arrivals: int = 5
+    review_error_rate: float = 0.1
+    """How often the simulated reviewer answers wrong on purpose (a process with review)."""
 
 
 @dataclass
@@ -72,6 +77,8 @@ class DemoSummary:
     enrichment: dict[str, Any] = field(default_factory=dict)
     processing: dict[str, Any] = field(default_factory=dict)
     scoring: dict[str, Any] = field(default_factory=dict)
+    review: dict[str, Any] = field(default_factory=dict)
+    """The simulated reviewer's work on the escalations (a process with a review section)."""
     acting: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] = field(default_factory=dict)
     decision_quality: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +158,13 @@ def run_demo(
                 summary.processing = _stage(runtime, ProcessStage(), summary)
             with timer.stage("score"):
                 summary.scoring = _stage(runtime, ScoreStage(), summary)
+            if process.review is not None:
+                with timer.stage("review escalations"):
+                    summary.review = review_escalations(
+                        runtime, settings, secrets, portal.url,
+                        error_rate=options.review_error_rate,
+                    )  # fmt: skip
+                    progress(f"{summary.review['reviewed']} escalations reviewed")
             with timer.stage("apply decisions"):
                 summary.acting = _stage(runtime, RobotStage.of(process, "act"), summary)
                 progress("decisions applied")
@@ -338,6 +352,7 @@ def render(summary: DemoSummary) -> str:
     scoring = summary.scoring
     decisions = ", ".join(f"{n} {a}" for a, n in sorted(scoring.get("decisions", {}).items()))
     lines.append(f"Scored        {scoring.get('scored', 0)}  ({decisions or 'no decisions'})")
+    lines.extend(render_review(summary.review))
     acting = summary.acting
     lines.append(
         f"Acted         {acting.get('applied', 0)} applied in the portal, "

@@ -108,6 +108,26 @@ class HeldBatchError(StoreError):
     """A held batch cannot be released or rejected (unknown, not held, already decided)."""
 
 
+class ReviewError(StoreError):
+    """A reviewer's request on the review queue was refused; nothing was changed.
+
+    The message is written for the reviewer (the review app shows it as it is).
+    """
+
+
+class ReviewItemNotFoundError(ReviewError, RecordNotFoundError):
+    """No record with that id waits (or waited) in the review queue."""
+
+
+class ReviewLeaseError(ReviewError):
+    """The reviewer does not hold the item's lease: it expired, was released, or is
+    another reviewer's (a replayed or forged form carries a lease that is not theirs)."""
+
+
+class ReviewDecidedError(ReviewError):
+    """The item was already decided (by another reviewer, or its record moved on)."""
+
+
 class StepError(RpamlPipelineError):
     """A pipeline step was configured in a way it cannot run."""
 

@@ -1,5 +1,8 @@
 """The scoring stage: validated records go to the scoring service and come back decided.
 
+With a ``review:`` section in the process file, the records decided with its action go on
+to ``review`` and wait in the review queue (:mod:`rpaml_pipeline.store.review_queue`).
+
 Work is claimed a processed batch at a time (its lease), so two scoring workers never send
 the same record; the features are read from the batch, sent in chunks, and each record's
 score, decision and reasons are written with one statement per batch. When the service is
@@ -174,6 +177,23 @@ def _score_batch(
             ),
             now,
         )
+        review = process.review
+        if review is not None:
+            # In the transaction that stored the decisions: no act robot ever sees an
+            # escalated record before it is queued for a person.
+            store.review.enqueue(
+                conn,
+                process.name,
+                {
+                    result.id: result.expected_costs
+                    for result in results
+                    if result.id in moved and result.decision == review.action
+                },
+                review_action=review.action,
+                sla_seconds=review.sla_seconds,
+                run_id=run_id,
+                now=now,
+            )
         quarantined = {
             record_id: record_event(
                 record_id,

@@ -16,11 +16,14 @@ from pathlib import Path
 from rpaml_pipeline.errors import SecretsFileError
 
 SERVICE_KEY = "RPAML_SERVICE_API_KEY"
+REVIEW_PASSWORD = "RPAML_REVIEW_PASSWORD"
+"""The demo's simulated reviewer's password (the review app stores only its hash)."""
 DEMO_SECRET_KEYS = (
     "RPAML_PORTAL_PASSWORD",
     "RPAML_PORTAL_ADMIN_TOKEN",
     "RPAML_PORTAL_SESSION_SECRET",
     SERVICE_KEY,
+    REVIEW_PASSWORD,
 )
 
 

@@ -458,3 +458,19 @@ def test_every_service_comes_up_locally(
     finally:
         for child in reversed(started):
             child.stop()
+
+
+def test_the_review_app_is_a_profile_of_its_own(compose_binary: Path) -> None:
+    assert "review" not in resolved_model(compose_binary, ENV_EXAMPLE)["services"]
+    review = resolved_model(compose_binary, ENV_EXAMPLE, "review")["services"]["review"]
+    assert review["command"][:3] == ["python", "-m", "rpaml_review"]
+    assert review["build"]["target"] == "review"
+    assert review["healthcheck"]["test"]
+    assert review["environment"]["RPAML_STORE_URL"].startswith("postgresql+psycopg://")
+    # The accounts' hashes reach the app as written (no $ interpolated away; `config`
+    # prints a literal $ as $$ so that its output loads again).
+    accounts = review["environment"]["RPAML_REVIEW_ACCOUNTS"].replace("$$", "$")
+    assert "$argon2id$change-me-hash" in accounts
+    stages = dockerfile_stages(DOCKERFILE)
+    runs = " ".join(rest for keyword, rest in stages["review"].instructions if keyword == "RUN")
+    assert "[review]" in runs and "[robots]" not in runs and "apt-get" not in runs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.process import ProcessDefinition, ReviewChoice, ReviewSpec
 from rpaml_pipeline.scoring import ScoringClient
 from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.store import Store
@@ -88,3 +88,38 @@ def test_a_refused_key_leaves_records_validated(
     assert summary.waiting == before
     # Given back at once, not when the leases expire.
     assert len(store.claim(process.name, "validated", owner="next", limit=10_000)) == before
+
+
+def test_escalations_from_the_service_wait_in_the_review_queue(
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    service_url: str,
+    service_key: str,
+) -> None:
+    review = ReviewSpec(
+        action="escalate",
+        sla_hours=24,
+        choices={
+            "approve": ReviewChoice(key="a", action="approve", outcome="legitimate"),
+            "reject": ReviewChoice(key="r", action="reject", outcome="fraud"),
+        },
+    )
+    reviewed = process.model_copy(update={"review": review})
+    stage(store, process.name, _open_claims(claims), "collect")
+    process_all(store, reviewed)
+    run_id = store.start_run(process.name, "score")
+    with ScoringClient(service_url, api_key=service_key) as client:
+        summary = score_validated(store, reviewed, client, run_id=run_id)
+    escalated = summary.decisions.get("escalate", 0)
+    assert escalated > 0, summary.decisions
+    states = store.counts(process.name)[process.name]
+    assert states.get("review") == escalated
+    assert states.get("decided", 0) == summary.scored - escalated
+    queued = store.review.listing(process.name, limit=1000)
+    assert len(queued) == escalated
+    assert [item.value for item in queued] == sorted((i.value for i in queued), reverse=True)
+    assert all(item.value >= 0 for item in queued)
+    # The act robot is never offered an escalated record.
+    offered = store.claim(process.name, "decided", owner="act", limit=1000)
+    assert all(record.decision != "escalate" for record in offered)

@@ -33,6 +33,7 @@ def _register() -> None:
         orchestration_commands,
         quarantine_commands,
         records,
+        review_commands,
         stage_commands,
     )
 

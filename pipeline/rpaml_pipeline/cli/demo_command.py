@@ -14,10 +14,19 @@ from rpaml_pipeline.demo import DemoOptions, render, run_demo
 @click.option("--seed", default=7, show_default=True, help="Seed of the sandbox data.")
 @click.option("--open-claims", default=120, show_default=True, help="New claims in the portal.")
 @click.option("--closed-claims", default=1500, show_default=True, help="Closed claims (history).")
+@click.option(
+    "--review-error-rate", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+    help="How often the simulated reviewer answers wrong (a process with a review section).",
+)  # fmt: skip
 @click.pass_context
 @friendly_errors
 def demo(
-    ctx: click.Context, as_json: bool, seed: int, open_claims: int, closed_claims: int
+    ctx: click.Context,
+    as_json: bool,
+    seed: int,
+    open_claims: int,
+    closed_claims: int,
+    review_error_rate: float,
 ) -> None:
     """Run the whole loop once on the embedded default (SQLite, local processes).
 
@@ -29,7 +38,12 @@ def demo(
         if not as_json:
             click.echo(f"... {message}", err=True)
 
-    options = DemoOptions(seed=seed, open_claims=open_claims, closed_claims=closed_claims)
+    options = DemoOptions(
+        seed=seed,
+        open_claims=open_claims,
+        closed_claims=closed_claims,
+        review_error_rate=review_error_rate,
+    )
     summary = run_demo(settings_of(ctx), options, progress)
     if as_json:
         echo_json(summary.as_dict())

@@ -34,6 +34,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         messages = {name: store.positions.counts(name) for name in sorted(counts)}
         dead = {name: store.positions.dead_letters(name) for name in sorted(counts)}
         labels = {name: store.labels.counts(name) for name in sorted(counts)}
+        queues = {name: store.review.stats(name) for name in sorted(counts)}
     orchestration = _orchestration(settings)
     if as_json:
         echo_json(
@@ -41,6 +42,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 "records": counts,
                 "held_batches": held,
                 "decision_labels": labels,
+                "review_queue": {name: asdict(stats) for name, stats in queues.items()},
                 "source_messages": messages,
                 "dead_letters": {
                     name: [asdict(letter) for letter in letters] for name, letters in dead.items()
@@ -73,6 +75,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {held[process]} batch(es) held by the gate: rpaml quarantine list")
         for kind, count in sorted(labels.get(process, {}).items()):
             click.echo(f"  {count} decision(s) judged by {kind} labels")
+        queue = queues.get(process)
+        if queue is not None and (queue.open or queue.decided_today or "review" in states):
+            click.echo(
+                f"  review queue: {queue.open} open, {queue.leased} leased, "
+                f"{queue.past_sla} past SLA, {queue.decided_today} decided today"
+            )
         _echo_messages(messages.get(process, {}), dead.get(process, []))
     if runs:
         click.echo("Latest runs:")

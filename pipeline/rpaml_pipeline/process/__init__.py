@@ -37,6 +37,7 @@ from rpaml_pipeline.process.definition import (
     UpperRule,
 )
 from rpaml_pipeline.process.loader import load_process, parse_process, process_hash
+from rpaml_pipeline.process.review_section import ReviewChoice, ReviewSpec
 
 __all__ = [
     "CandidateSpec",
@@ -62,6 +63,8 @@ __all__ = [
     "ProcessDefinition",
     "ProcessFileError",
     "ProcessIssue",
+    "ReviewChoice",
+    "ReviewSpec",
     "RobotsSpec",
     "SelectionSpec",
     "Thresholds",

@@ -33,6 +33,7 @@ from rpaml_pipeline.process.delivery_targets import (
 )
 from rpaml_pipeline.process.monitoring_section import MonitoringSpec
 from rpaml_pipeline.process.quality_sections import DriftSpec, GateSpec, QualitySpec
+from rpaml_pipeline.process.review_section import ReviewChoice, ReviewSpec
 from rpaml_pipeline.process.section_base import (
     FeatureKind,
     FieldName,
@@ -313,6 +314,8 @@ class ProcessDefinition(Section):
     """Drift thresholds of scoring runs against the champion's training reference."""
     model: ModelSpec
     policy: PolicySpec
+    review: ReviewSpec | None = None
+    """The human review queue: which decisions wait for a person (``rpaml review``)."""
     robots: RobotsSpec = Field(default_factory=RobotsSpec)
     schedules: dict[str, Cron] = Field(default_factory=dict)
     """Cron expression per job (``collect``, ``process``, ``score``, ``act``...)."""
@@ -350,6 +353,8 @@ __all__ = [
     "RabbitMqSource",
     "RedisStreamSource",
     "ReportTarget",
+    "ReviewChoice",
+    "ReviewSpec",
     "Scalar",
     "Section",
     "SourceSpec",

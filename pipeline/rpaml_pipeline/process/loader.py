@@ -27,6 +27,7 @@ from rpaml_pipeline.process.definition import (
     ParseNumberRule,
     ProcessDefinition,
 )
+from rpaml_pipeline.process.review_section import review_issues
 
 # The discriminator keys of tagged unions: pydantic puts the tag value into the error
 # location (``cleaning.3.parse_date.formats``), which is not a key a user wrote.
@@ -165,6 +166,7 @@ def reference_issues(definition: ProcessDefinition) -> list[ProcessIssue]:
     numeric = {f.name for f in definition.model.features if f.kind == "numeric"}
     issues.extend(policy_issues(definition.policy, labels, numeric))
     issues.extend(_maturity_issues(definition, fields))
+    issues.extend(review_issues(definition.review, definition.policy))
     return issues
 
 

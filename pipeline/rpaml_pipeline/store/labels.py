@@ -30,6 +30,8 @@ from rpaml_pipeline.store.schema import record_events, record_labels, records
 
 OUTCOME = "outcome"
 """The kind of a label that came back from the application (a closed case's outcome)."""
+REVIEW = "review"
+"""The kind of a label a person gave in the review queue (:mod:`.review_decisions`)."""
 
 # Only a decision the application carried out can be judged by its outcome.
 _JUDGED_STATES = ("acted",)

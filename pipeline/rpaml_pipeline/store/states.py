@@ -13,6 +13,9 @@ class RecordState(StrEnum):
     QUARANTINED = "quarantined"
     SCORED = "scored"
     DECIDED = "decided"
+    REVIEW = "review"
+    """Decided with the review action (``review.action`` of the process file): waits in
+    the review queue for a person, whose choice makes it ``decided`` again."""
     ACTING = "acting"
     ACTED = "acted"
     FAILED = "failed"

@@ -14,6 +14,9 @@ PostgreSQL (scale-out). It is split by aggregate, each in its own module:
 :mod:`.reading`             the read model of records
 :mod:`.lineage_read`        the lineage read model: a record's trail
 :mod:`.source_positions`    what stream, bucket and SQL sources took (claimed ingest)
+:mod:`.labels`              labels that judge decisions (outcomes, reviews)
+:mod:`.review_queue`        the review queue: escalated records, reviewers' leases
+:mod:`.review_decisions`    reviewers' decisions, their labels, the review audit trail
 ==========================  =====================================================
 
 Nothing is deleted: a record that cannot go on ends ``quarantined``, ``failed`` or
@@ -51,6 +54,8 @@ from rpaml_pipeline.store.records import (
     TransitionReport,
     utc_now,
 )
+from rpaml_pipeline.store.review_decisions import ReviewDecisions
+from rpaml_pipeline.store.review_queue import ReviewQueue
 from rpaml_pipeline.store.runs import Runs
 from rpaml_pipeline.store.source_positions import SourcePositions
 from rpaml_pipeline.store.states import RecordState
@@ -87,6 +92,8 @@ class Store:
         self._ingest = Ingest(self.ctx, self.batches)
         self.positions = SourcePositions(self.ctx, self._ingest)
         self.labels = Labels(self.ctx)
+        self.review = ReviewQueue(self.ctx, self.transitions)
+        self.review_decisions = ReviewDecisions(self.ctx, self.transitions)
 
     # --- lifecycle ------------------------------------------------------------------
 
