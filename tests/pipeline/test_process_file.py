@@ -69,6 +69,8 @@ def test_a_second_process_is_just_a_file(tmp_path: Path) -> None:
         "actions": ["settle", "inspect", "refuse"],
         "thresholds": {"lower": 0.2, "upper": 0.8},
     }
+    # Its outcomes mature by its own actions (the claims file's name `approve`).
+    data["model"]["retrain"]["maturity"]["days"] = {"settle": 30}  # type: ignore[index]
     definition = load_process(_write(tmp_path, data, "motor_claims.yaml"))
     assert definition.name == "motor_claims"
     assert definition.policy.thresholds is not None
