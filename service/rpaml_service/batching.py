@@ -8,7 +8,10 @@ arriving while a batch is scored form the next batch, so throughput grows with
 concurrency while an idle service adds no wait at all.
 
 Requests validated with different model objects (a reload happened in between) are
-scored by the model they were validated with, so a swap never mixes versions.
+scored by the model they were validated with, so a swap never mixes versions. A request
+that asks for the challenger in shadow is batched with the others that ask for the same
+one: the challenger scores the whole batch once, after the champion, in the same call
+(:func:`rpaml_models.shadow.score_in_shadow`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rpaml_models import LoadedModel, Scored, ValidatedRows
+from rpaml_models.shadow import ShadowScores, score_in_shadow
 from rpaml_service.errors import BatcherClosedError
 
 logger = logging.getLogger(__name__)
@@ -29,12 +33,34 @@ logger = logging.getLogger(__name__)
 INLINE_ROWS = 64
 
 
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    """The champion's results for one request, and the challenger's when asked."""
+
+    results: list[Scored]
+    shadow: ShadowScores | None = None
+
+
+def score_beside(
+    model: LoadedModel,
+    rows: ValidatedRows,
+    *,
+    explain: bool,
+    shadow: LoadedModel | None,
+) -> BatchAnswer:
+    """The champion's results and, with ``shadow``, the challenger's decisions."""
+    results = model.score_validated(rows, explain=explain)
+    beside = None if shadow is None else score_in_shadow(shadow, model, rows)
+    return BatchAnswer(results, beside)
+
+
 @dataclass(slots=True)
 class _Pending:
     model: LoadedModel
     rows: ValidatedRows
     explain: bool
-    future: asyncio.Future[list[Scored]] = field(repr=False)
+    shadow: LoadedModel | None
+    future: asyncio.Future[BatchAnswer] = field(repr=False)
 
 
 class MicroBatcher:
@@ -88,10 +114,21 @@ class MicroBatcher:
         ``explain`` adds the model's reasons (requests asking for them are batched
         together, apart from those that do not).
         """
+        return (await self.score_beside(model, rows, explain=explain)).results
+
+    async def score_beside(
+        self,
+        model: LoadedModel,
+        rows: ValidatedRows,
+        *,
+        explain: bool = False,
+        shadow: LoadedModel | None = None,
+    ) -> BatchAnswer:
+        """:meth:`score`, and the challenger ``shadow``'s decisions for the same rows."""
         if self._worker is None:
             raise BatcherClosedError("the micro-batcher is not running")
-        future: asyncio.Future[list[Scored]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(model, rows, explain, future))
+        future: asyncio.Future[BatchAnswer] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(model, rows, explain, shadow, future))
         return await future
 
     async def _run(self) -> None:
@@ -115,20 +152,23 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += len(item.rows)
-            groups: dict[tuple[int, bool], list[_Pending]] = {}
+            groups: dict[tuple[int, bool, int], list[_Pending]] = {}
             for item in batch:
-                groups.setdefault((id(item.model), item.explain), []).append(item)
+                key = (id(item.model), item.explain, id(item.shadow))
+                groups.setdefault(key, []).append(item)
             for group in groups.values():
                 await self._score_group(group, size)
 
     async def _score_group(self, group: list[_Pending], size: int) -> None:
-        model, explain = group[0].model, group[0].explain
+        model, explain, shadow = group[0].model, group[0].explain, group[0].shadow
         combined = ValidatedRows.concat([item.rows for item in group])
         try:
             if size <= INLINE_ROWS:
-                results = model.score_validated(combined, explain=explain)
+                answer = score_beside(model, combined, explain=explain, shadow=shadow)
             else:
-                results = await asyncio.to_thread(model.score_validated, combined, explain=explain)
+                answer = await asyncio.to_thread(
+                    score_beside, model, combined, explain=explain, shadow=shadow
+                )
         except Exception as error:  # delivered to every waiting request
             logger.exception("scoring a batch of %d rows failed", len(combined))
             for item in group:
@@ -141,5 +181,6 @@ class MicroBatcher:
         for item in group:
             end = start + len(item.rows)
             if not item.future.done():  # the client may have gone away
-                item.future.set_result(results[start:end])
+                beside = None if answer.shadow is None else answer.shadow.part(start, end)
+                item.future.set_result(BatchAnswer(answer.results[start:end], beside))
             start = end
