@@ -8,6 +8,10 @@ the batch's lease is given back and its records stay ``validated``: nothing is l
 next run scores them. A record whose features the model refuses (a process file that no
 longer matches the served model) is quarantined with the service's reasons rather than
 retried for ever.
+
+In shadow mode (``model.shadow.enabled``) the service also answers the challenger's
+decision for each record; it is written to ``shadow_decisions`` in the transaction that
+stores the champion's decision (:mod:`rpaml_pipeline.store.shadow`), and nothing acts on it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class ScoringSummary:
     waiting: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
     model_versions: list[str] = field(default_factory=list)
+    shadowed: int = 0
+    """Records decided with a challenger's decision beside the champion's (shadow mode)."""
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,6 +102,7 @@ def score_validated(
             decisions[result.decision] += 1
             versions.add(result.model_version)
         summary.scored += len(results)
+        summary.shadowed += sum(result.shadow is not None for result in results)
         summary.rejected += len(rejected)
     summary.decisions = dict(decisions)
     summary.model_versions = sorted(versions)
@@ -147,6 +154,14 @@ def _score_batch(
                 },
             ),
             now,
+        )
+        store.shadow.add(
+            conn,
+            [
+                _shadow_row(process, run_id, result)
+                for result in results
+                if result.id in moved and result.shadow is not None
+            ],
         )
         quarantined = {
             record_id: record_event(
@@ -250,6 +265,23 @@ def _decided_values(result: ScoreResult) -> dict[str, Any]:
         "model_version": result.model_version,
         "policy_version": result.policy_version,
         "expected_costs": result.expected_costs,
+    }
+
+
+def _shadow_row(process: ProcessDefinition, run_id: str, result: ScoreResult) -> dict[str, Any]:
+    shadow = result.shadow
+    assert shadow is not None
+    return {
+        "process": process.name,
+        "record_id": result.id,
+        "run_id": run_id,
+        "model_name": process.model.name,
+        "model_version": shadow.model_version,
+        "champion_version": result.model_version,
+        "policy_version": shadow.policy_version,
+        "score": shadow.score,
+        "decision": shadow.decision,
+        "expected_costs": shadow.expected_costs,
     }
 
 

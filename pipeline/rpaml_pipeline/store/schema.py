@@ -326,3 +326,26 @@ record_labels = Table(
 a person's review, linked to the decided record (``record_id``) with what it judges (the
 action, score, model and policy versions) and when it became known. The labeled revision
 that brought an outcome stays a training record of its own; this row is its provenance."""
+
+shadow_decisions = Table(
+    "shadow_decisions",
+    metadata,
+    Column("shadow_id", Integer, primary_key=True, autoincrement=True),
+    Column("process", String(100), nullable=False),
+    Column("record_id", String(32), ForeignKey("records.record_id"), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("model_name", String(100), nullable=False),
+    Column("model_version", String(100), nullable=False),
+    Column("champion_version", String(100), nullable=False),
+    Column("policy_version", String(100), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("decision", String(50), nullable=False),
+    Column("expected_costs", JSON),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_shadow_decisions_record", "record_id"),
+    Index("ix_shadow_decisions_process", "process", "model_name", "model_version"),
+)
+"""The challenger's decision for a record the champion decided in the same scoring run
+(shadow mode): ``model_version`` is the challenger's, ``champion_version`` the one whose
+decision the record carries and the robots act on. Nothing acts on these rows; they are
+compared with the champion's decisions once outcomes judge them (``rpaml model compare``)."""

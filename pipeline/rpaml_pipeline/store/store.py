@@ -14,6 +14,8 @@ PostgreSQL (scale-out). It is split by aggregate, each in its own module:
 :mod:`.reading`             the read model of records
 :mod:`.lineage_read`        the lineage read model: a record's trail
 :mod:`.source_positions`    what stream, bucket and SQL sources took (claimed ingest)
+:mod:`.labels`              labels that judge decisions
+:mod:`.shadow`              the challenger's decisions beside the champion's (shadow mode)
 ==========================  =====================================================
 
 Nothing is deleted: a record that cannot go on ends ``quarantined``, ``failed`` or
@@ -52,6 +54,7 @@ from rpaml_pipeline.store.records import (
     utc_now,
 )
 from rpaml_pipeline.store.runs import Runs
+from rpaml_pipeline.store.shadow import ShadowDecisions
 from rpaml_pipeline.store.source_positions import SourcePositions
 from rpaml_pipeline.store.states import RecordState
 from rpaml_pipeline.store.transitions import Transitions
@@ -87,6 +90,7 @@ class Store:
         self._ingest = Ingest(self.ctx, self.batches)
         self.positions = SourcePositions(self.ctx, self._ingest)
         self.labels = Labels(self.ctx)
+        self.shadow = ShadowDecisions(self.ctx)
 
     # --- lifecycle ------------------------------------------------------------------
 
