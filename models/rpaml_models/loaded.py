@@ -229,6 +229,16 @@ class LoadedModel:
         """Positive-outcome probabilities of rows already encoded by :meth:`encode`."""
         return self._predict_encoded(encoded)
 
+    def encodes_like(self, other: LoadedModel) -> bool:
+        """Whether this model encodes validated columns exactly as ``other`` does: both
+        served compiled, with the same column order, kinds and fitted category codes (the
+        usual case, the categories being declared in the schema), so ``other``'s encoded
+        matrix is this model's too."""
+        mine, theirs = self._encoder, other._encoder
+        if mine is None or theirs is None:
+            return False
+        return (mine.order, mine.kinds, mine.codes) == (theirs.order, theirs.kinds, theirs.codes)
+
     def encode(self, columns: dict[str, Any], n_rows: int) -> npt.NDArray[np.float64]:
         """The classifier's matrix of columns validated against this model's schema."""
         if n_rows == 0:

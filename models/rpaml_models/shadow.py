@@ -4,7 +4,8 @@ What a shadow decision needs is the challenger's probability, the action its pol
 chooses and every action's expected cost; not reasons, which nobody reads for a decision
 that is never acted on. So the rows are not validated again when the challenger has the
 champion's feature schema (the usual case: the same process file trained both): the
-champion's validated columns are encoded by the challenger's own preprocessing, it
+champion's validated columns are encoded by the challenger's own preprocessing (or, when
+that encodes exactly as the champion's does, the champion's matrix is read as it is), it
 predicts once, and the policy decides as one vectorised step. That is what keeps shadow
 mode to a fraction of the champion's cost per request.
 """
@@ -65,10 +66,18 @@ def score_in_shadow(
     """
     n_rows = len(validated)
     if challenger.schema == champion.schema:
-        encoded = challenger.encode(validated.columns, n_rows)
         columns = validated.columns
+        encoded = (
+            validated.encoded
+            if challenger.encodes_like(champion)
+            else challenger.encode(columns, n_rows)
+        )
     else:
-        own, _ = challenger.validate(validated.rows)
+        # Only the challenger's own features: one the champion has and it has not is
+        # not the request's mistake.
+        names = challenger.schema.names
+        rows = [{k: row[k] for k in names if k in row} for row in validated.rows]
+        own, _ = challenger.validate(rows)
         if own is None:
             return None
         encoded, columns = own.encoded, own.columns

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -125,7 +126,10 @@ class ScoringFastPath:
             # A large request gains nothing from sharing a batch: one thread call
             # validates, scores and encodes it, so the loop keeps answering meanwhile
             # and the request pays a single thread hand-off instead of three.
-            done = await run_in_threadpool(_score_alone, model, parsed, columnar, explain, shadow)
+            batcher: MicroBatcher = state.batcher
+            done = await run_in_threadpool(
+                _score_alone, model, parsed, columnar, explain, shadow, batcher.shadow_pool
+            )
             if done is None:
                 return None
             results, answer = done
@@ -137,7 +141,7 @@ class ScoringFastPath:
                 validated, _ = model.validate([record["features"] for record in records])
             if validated is None:
                 return None
-            batcher: MicroBatcher = state.batcher
+            batcher = state.batcher
             scored = await batcher.score_beside(model, validated, explain=explain, shadow=shadow)
             results = scored.results
             answer = (
@@ -156,6 +160,7 @@ def _score_alone(
     columnar: bool,
     explain: bool,
     shadow: LoadedModel | None,
+    pool: ThreadPoolExecutor | None,
 ) -> tuple[list[Scored], bytes] | None:
     """Validate, score (with the challenger in ``shadow`` when given) and encode one
     request; None when its rows fail the schema."""
@@ -167,7 +172,7 @@ def _score_alone(
         validated, _ = model.validate([record["features"] for record in parsed["records"]])
     if validated is None:
         return None
-    scored = score_beside(model, validated, explain=explain, shadow=shadow)
+    scored = score_beside(model, validated, explain=explain, shadow=shadow, pool=pool)
     results = scored.results
     if columnar:
         return results, columns_answer(model, parsed.get("ids"), results, scored.shadow)
