@@ -123,6 +123,13 @@ class ServedModelHealth(BaseModel):
         description="Scoring path: the parity-checked ONNX model, or scikit-learn."
     )
     runtime_reason: str = Field(description="Why this runtime (parity figures or cause).")
+    challenger: str | None = Field(
+        default=None,
+        description="The challenger version scored in shadow when a request asks, if any.",
+    )
+    challenger_error: str | None = Field(
+        default=None, description="Why the registry's challenger could not be loaded."
+    )
 
 
 class FailedModelHealth(BaseModel):

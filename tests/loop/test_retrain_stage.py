@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import rpaml_pipeline.model_training as model_training
 from rpaml_models import ModelRegistry
+from rpaml_pipeline.cli import main
 from rpaml_pipeline.errors import TrainingError
 from rpaml_pipeline.model_training import labeled_records, train_from_store
 from rpaml_pipeline.process import ProcessDefinition
@@ -161,6 +164,16 @@ def test_an_unpromoted_challenger_shadows_the_champion_only_in_shadow_mode(
         record = registry.challenger_record("claims_fraud")
         assert record is not None and (record.version, record.champion) == ("2", "1")
         assert result.run_id in record.reason
+        env = {"RPAML_DATA_DIR": str(tmp_path), "RPAML_REGISTRY_DIR": str(registry_dir)}
+        listed = CliRunner().invoke(main, ["model", "list", "--json"], env=env)
+        assert listed.exit_code == 0, listed.output
+        versions = json.loads(listed.output)["versions"]
+        assert [(v["champion"], v["challenger"]) for v in versions] == [
+            (True, False),
+            (False, True),
+        ]
+        text = CliRunner().invoke(main, ["model", "list"], env=env).output.splitlines()
+        assert [line[:3] for line in text] == ["* v", "s v"]
     else:
         assert "shadow_challenger" not in result.summary
         assert registry.challenger("claims_fraud") is None

@@ -144,3 +144,23 @@ def test_the_challenger_is_reloaded_and_cleared_like_the_champion(
         answer = _post(url, body)
     assert answer["model_version"] == "2"
     assert answer["results"][0]["shadow"] is None
+
+
+def test_health_names_the_challenger_and_why_one_cannot_be_loaded(
+    shadowed: ModelRegistry,
+) -> None:
+    with LiveServer(keyed_settings(registry_dir=shadowed.root)) as url:
+        served = httpx.get(url + "/v1/health", headers=HEADERS).json()["models"]
+        assert served["claims_fraud"]["challenger"] == "3"
+        assert served["claims_priority"]["challenger"] is None
+        # A tampered challenger is refused; the champion goes on serving, without shadow.
+        artifact = shadowed.root / "claims_fraud" / "2" / "model.joblib"
+        artifact.write_bytes(artifact.read_bytes() + b"tampered")
+        shadowed.set_challenger("claims_fraud", "2", reason="replaced")
+        httpx.post(url + "/v1/admin/reload", headers=HEADERS, timeout=30)
+        served = httpx.get(url + "/v1/health", headers=HEADERS).json()["models"]
+        body = {"records": [{"id": "CLM-1", "features": _rows(1)[0]}], "shadow": True}
+        answer = _post(url, body)
+    assert served["claims_fraud"]["challenger"] is None
+    assert "ArtifactIntegrityError" in served["claims_fraud"]["challenger_error"]
+    assert answer["model_version"] == "1" and answer["results"][0]["shadow"] is None

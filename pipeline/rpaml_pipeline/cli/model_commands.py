@@ -32,6 +32,7 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
         registry = ModelRegistry(runtime.registry_dir)
         name = runtime.process.model.name
         champion = registry.champion(name)
+        challenger = registry.challenger(name)
         rows: list[dict[str, Any]] = []
         for version in registry.versions(name):
             metadata = registry.metadata(name, version)
@@ -42,6 +43,7 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
                 {
                     "version": version,
                     "champion": version == champion,
+                    "challenger": version == challenger,
                     "created_at": metadata.created_at.isoformat(timespec="seconds"),
                     "recipe": f"{winner.get('name', '?')}/{winner.get('calibration', '?')}",
                     "roc_auc": metadata.metrics.get("roc_auc"),
@@ -51,13 +53,14 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
                 }
             )
     if as_json:
-        echo_json({"model": name, "champion": champion, "versions": rows})
+        echo_json({"model": name, "champion": champion, "challenger": challenger, "versions": rows})
         return
     if not rows:
         click.echo(f"no versions of {name} in {runtime.registry_dir}")
         return
     for row in rows:
-        mark = "*" if row["champion"] else " "
+        # * the champion, s the challenger scored in shadow (model.shadow.enabled)
+        mark = "*" if row["champion"] else "s" if row["challenger"] else " "
         cost = row["cost_per_record"]
         click.echo(
             f"{mark} v{row['version']:<4} {row['created_at']}  {row['recipe']:<28} "
