@@ -117,24 +117,24 @@ def judge(days: list[dict[str, Any]], ring_day: int) -> dict[str, Any]:
 
 
 def promotions_judged(days: list[dict[str, Any]]) -> dict[str, Any]:
-    """A promotion is worse when the days after it decided at a higher ratio to the oracle
-    than the days before it under the previous champion (same number of days, up to 3)."""
+    """A promotion is worse when, on the claims decided in the days after it, the new
+    champion's policy decisions cost more under the truth than the previous champion's
+    on the same claims (both scoring them afresh: rpaml_pipeline.decision_quality)."""
     verdicts = []
-    for index, day in enumerate(days):
+    for day in days:
         if not day["promoted"]:
             continue
-        before = [d["ratio_to_oracle"] for d in days[max(0, index - 2) : index + 1]]
-        after = [d["ratio_to_oracle"] for d in days[index + 1 : index + 4]]
-        before = [r for r in before if r is not None]
-        after = [r for r in after if r is not None]
-        worse = bool(before and after) and sum(after) / len(after) > sum(before) / len(before)
+        check = day.get("promotion_check") or {}
+        costs = check.get("cost_per_record") or {}
         verdicts.append(
             {
                 "day": day["day"],
                 "version": day["promoted"],
-                "worse": worse,
-                "ratio_before": before,
-                "ratio_after": after,
+                "previous": check.get("previous"),
+                "worse": bool(check.get("worse")),
+                "judged_on": check.get("records", 0),
+                "cost_per_claim": costs,
+                "oracle": check.get("oracle"),
             }
         )
     return {"met": not any(v["worse"] for v in verdicts), "promotions": verdicts}

@@ -152,17 +152,31 @@ def build_reference(
     return DriftReference(features=features, score=bin_numeric(scores, n_bins), rows=len(frame))
 
 
+def bin_index(reference: BinnedReference, values: Any) -> npt.NDArray[np.int64]:
+    """The bin of each of ``values`` in the reference's bins; missing values get the index
+    one past the last bin (where :func:`count_into` counts them)."""
+    if reference.kind == "numeric":
+        array = _as_float(values)
+        missing = np.isnan(array)
+        # side="left": a value equal to an edge falls in the bin that edge closes.
+        edges = np.asarray(reference.edges, dtype=np.float64)
+        bins = np.searchsorted(edges, np.where(missing, 0.0, array), side="left")
+        found: npt.NDArray[np.int64] = np.where(missing, len(edges) + 1, bins).astype(np.int64)
+        return found
+    series = _as_text(values)
+    position = {name: index for index, name in enumerate(reference.categories)}
+    other = len(reference.categories)
+    codes = series.map(position).fillna(other).to_numpy(dtype=np.int64)
+    indexed: npt.NDArray[np.int64] = np.where(series.isna().to_numpy(), other + 1, codes)
+    return indexed
+
+
 def count_into(reference: BinnedReference, values: Any) -> list[int]:
     """Counts of ``values`` in the reference's bins, the missing count last."""
     if reference.kind == "numeric":
         return _numeric_counts(reference.edges, _as_float(values))
-    series = _as_text(values)
-    missing = int(series.isna().sum())
-    position = {name: index for index, name in enumerate(reference.categories)}
-    other = len(reference.categories)
-    codes = series.dropna().map(position).fillna(other).to_numpy(dtype=np.int64)
-    counts = np.bincount(codes, minlength=other + 1)
-    return [*map(int, counts), missing]
+    bins = len(reference.categories) + 2
+    return [*map(int, np.bincount(bin_index(reference, values), minlength=bins))]
 
 
 def psi(reference: Sequence[int], current: Sequence[int]) -> float:

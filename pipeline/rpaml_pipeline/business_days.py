@@ -92,6 +92,9 @@ class DayFigures:
     champion: str | None
     fraud_ring: bool
     seconds: float
+    promotion_check: dict[str, Any] | None = None
+    """For a promotion: the new and the previous champion's policy decisions on the same
+    claims (those decided in the days after it), each costed from the truth."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -110,6 +113,7 @@ def run_business_days(
     runtime = Runtime.build(settings, process=process)
     timer = StageTimer()
     figures: list[DayFigures] = []
+    decided: list[set[str]] = []
     arguments = ("--daily-claims", str(options.daily_claims))
     try:
         with ExitStack() as running:
@@ -153,7 +157,9 @@ def run_business_days(
                 )
                 figure.seconds = round(time.monotonic() - began, 1)
                 figures.append(figure.figures())
+                decided.append(figure.decided_keys)
                 progress(_line(figures[-1]))
+            _check_promotions(runtime, portal.url, secrets, figures, decided, progress)
     finally:
         runtime.close()
     return figures
@@ -269,6 +275,44 @@ def _acted_keys(runtime: Runtime) -> set[str]:
         for chunk in runtime.store.iter_records(runtime.process.name, "acted")
         for record in chunk
     }
+
+
+# A promotion is judged on the claims of this many days after it (fewer at the end).
+_PROMOTION_DAYS = 3
+
+
+def _check_promotions(
+    runtime: Runtime,
+    portal_url: str,
+    secrets: Mapping[str, str],
+    figures: list[DayFigures],
+    decided: list[set[str]],
+    progress: Progress,
+) -> None:
+    """Cost each promotion from the truth: both versions decide the same later claims."""
+    registry = ModelRegistry(runtime.registry_dir)
+    truth = sandbox_truth(portal_url, secrets)
+    for index, figure in enumerate(figures):
+        if figure.promoted is None or index == 0:
+            continue
+        previous = figures[index - 1].champion
+        keys = set().union(*decided[index + 1 : index + 1 + _PROMOTION_DAYS])
+        if previous is None or not keys:
+            continue
+        check = decision_quality.versions_on_truth(
+            runtime.store,
+            runtime.process,
+            registry,
+            (figure.promoted, previous),
+            {key: truth[key] for key in keys if key in truth},
+        )
+        if check:
+            new, old = (check["cost_per_record"][v] for v in (figure.promoted, previous))
+            figure.promotion_check = {**check, "previous": previous, "worse": new > old}
+            progress(
+                f"promotion of v{figure.promoted} on day {figure.day}: {new:.1f} per claim "
+                f"against v{previous}'s {old:.1f} on the same {check['records']} later claims"
+            )
 
 
 def _labels(runtime: Runtime) -> int:

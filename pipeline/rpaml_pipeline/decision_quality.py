@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from rpaml_models import ModelRegistry
 from rpaml_models.evaluation import expected_costs_given_truth
-from rpaml_pipeline.model_spec import decision_policy
+from rpaml_pipeline.model_spec import decision_policy, feature_schema
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.store import Store
 
@@ -71,3 +72,43 @@ def render(quality: Mapping[str, Any]) -> list[str]:
     for name, value in quality["cost_per_record"].items():
         lines.append(f"  {name:<28} {value:>10,.0f}   {ratios[name]:6.2f}x oracle")
     return lines
+
+
+def versions_on_truth(
+    store: Store,
+    process: ProcessDefinition,
+    registry: ModelRegistry,
+    versions: tuple[str, str],
+    truth: Mapping[str, float],
+) -> dict[str, Any]:
+    """Both ``versions``' policy decisions on the same acted records of ``truth``, each
+    version scoring them afresh: expected cost per record of each, from the truth.
+
+    What a promotion did, told apart from what the days brought: the records are the same,
+    only the model differs (exploration, applied after the policy, is left out of both).
+    """
+    policy = decision_policy(process)
+    names = [feature.name for feature in process.model.features]
+    keys: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for chunk in store.iter_records(process.name, "acted"):
+        for record in chunk:
+            if record.natural_key in truth and record.features is not None:
+                keys.append(record.natural_key)
+                rows.append({name: record.features.get(name) for name in names})
+    if not keys or policy.kind != "costs":
+        return {}
+    frame, _ = feature_schema(process).validate_rows(rows)
+    p = np.array([truth[key] for key in keys], dtype=np.float64)
+    amounts = (
+        frame[policy.amount_feature].to_numpy(dtype=np.float64)
+        if policy.amount_feature
+        else np.full(len(keys), np.nan)
+    )
+    costs: dict[str, float] = {}
+    for version in versions:
+        scores = registry.load(process.model.name, version).score_frame(frame)
+        chosen = policy.choose(scores, amounts)
+        costs[version] = float(expected_costs_given_truth(policy, chosen, p, amounts).mean())
+    oracle = float(expected_costs_given_truth(policy, policy.choose(p, amounts), p, amounts).mean())
+    return {"records": len(keys), "cost_per_record": costs, "oracle": oracle}

@@ -22,6 +22,7 @@ from rpaml_models import ModelRegistry, training_data_hash
 from rpaml_models.selection import Candidate, SelectionSettings, select_and_train
 from rpaml_pipeline.canonical import sha256_hex
 from rpaml_pipeline.errors import TrainingError
+from rpaml_pipeline.label_maturity import mature_only
 from rpaml_pipeline.model_spec import decision_policy, feature_schema
 from rpaml_pipeline.process import ProcessDefinition, process_hash
 from rpaml_pipeline.promotion import EvidenceSplit, LabeledRecords, evidence_split, judge
@@ -56,22 +57,29 @@ class TrainingOutcome:
 
 
 def labeled_records(store: Store, process: ProcessDefinition) -> LabeledRecords:
-    """The features, labels and natural keys of every current labeled record."""
+    """The features, labels and natural keys of every current labeled record, but the
+    outcomes of decisions not yet mature (``model.retrain.maturity``, :mod:`.label_maturity`)."""
     names = [feature.name for feature in process.model.features]
     keyed: list[tuple[str, dict[str, Any], int, str]] = []
-    for chunk in store.iter_records(process.name, RecordState.LABELED):
-        for record in chunk:
-            if record.superseded_by is not None or record.label is None:
-                continue
-            features = record.features or {}
-            keyed.append(
-                (
-                    record.natural_key,
-                    {name: features.get(name) for name in names},
-                    record.label,
-                    record.captured_at.isoformat(timespec="microseconds"),
-                )
+    current = [
+        record
+        for chunk in store.iter_records(process.name, RecordState.LABELED)
+        for record in chunk
+        if record.superseded_by is None and record.label is not None
+    ]
+    maturity = process.model.retrain.maturity
+    if maturity is not None:
+        current = mature_only(current, store.labels.judged_actions(process.name), maturity)
+    for record in current:
+        features = record.features or {}
+        keyed.append(
+            (
+                record.natural_key,
+                {name: features.get(name) for name in names},
+                int(record.label or 0),  # never None: filtered above
+                record.captured_at.isoformat(timespec="microseconds"),
             )
+        )
     # Record ids are random: order by natural key so the same data always give the same
     # folds, the same model and the same metrics.
     keyed.sort(key=lambda item: item[0])
@@ -119,7 +127,8 @@ def recipe_hash(process: ProcessDefinition) -> str:
     return sha256_hex(
         {
             "model": process.model.model_dump(mode="json"),
-            "policy": process.policy.model_dump(mode="json"),
+            # Exploration changes which decisions are taken, not what a model learns.
+            "policy": process.policy.model_dump(mode="json", exclude={"exploration"}),
         }
     )
 

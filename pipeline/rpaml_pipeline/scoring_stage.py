@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rpaml_pipeline.exploration import EXPLORED, Exploration
 from rpaml_pipeline.monitoring.drift_check import DriftMonitor
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.scoring import (
@@ -51,6 +52,10 @@ class ScoringSummary:
     rejected: int = 0
     waiting: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
+    explored: int = 0
+    """Decisions exploration changed (:mod:`rpaml_pipeline.exploration`)."""
+    exploration: dict[str, Any] | None = None
+    """The exploration applied: shares and the drifted pattern, if any."""
     model_versions: list[str] = field(default_factory=list)
     shadowed: int = 0
     """Records decided with a challenger's decision beside the champion's (shadow mode)."""
@@ -75,16 +80,31 @@ def score_validated(
     owner: str | None = None,
     lease_seconds: float = 300,
     monitor: DriftMonitor | None = None,
+    exploration: Exploration | None = None,
 ) -> ScoringSummary:
     """Score every validated record of ``process`` and store score and decision.
 
     With ``monitor``, each batch's stored features and scores are counted into it (the
-    run's drift against the training reference, :mod:`rpaml_pipeline.monitoring`).
+    run's drift against the training reference, :mod:`rpaml_pipeline.monitoring`). With
+    ``exploration``, its picked records get its action (:mod:`rpaml_pipeline.exploration`).
     """
     owner = owner or default_owner("score")
     summary = ScoringSummary()
     decisions: Counter[str] = Counter()
     versions: set[str] = set()
+    if exploration is not None:
+        summary.exploration = {
+            "action": exploration.action,
+            "share": exploration.share,
+            "share_on_drift": exploration.share_on_drift,
+            "drifted_pattern": None
+            if exploration.pattern is None
+            else {
+                "version": exploration.pattern.version,
+                "run_id": exploration.pattern.run_id,
+                "bins": exploration.pattern.describe(),
+            },
+        }
     while summary.error is None:
         claimed = store.batches.claim(
             process.name, "score", owner=owner, limit=1, lease_seconds=lease_seconds
@@ -94,13 +114,15 @@ def score_validated(
         batch = claimed[0]
         try:
             results, rejected = _score_batch(
-                store, process, client, batch, run_id, owner, summary, monitor
+                store, process, client, batch, run_id, owner, summary, monitor, exploration
             )
         finally:
             store.batches.release(batch.batch_id, owner)
         for result in results:
             decisions[result.decision] += 1
             versions.add(result.model_version)
+            if result.reasons and result.reasons[0].startswith(EXPLORED):
+                summary.explored += 1
         summary.scored += len(results)
         summary.shadowed += sum(result.shadow is not None for result in results)
         summary.rejected += len(rejected)
@@ -119,10 +141,12 @@ def _score_batch(
     owner: str,
     summary: ScoringSummary,
     monitor: DriftMonitor | None = None,
+    exploration: Exploration | None = None,
 ) -> tuple[list[ScoreResult], dict[str, str]]:
     """Score the validated records of one processed batch; the batch keeps its pending
     work when some records were not scored."""
-    items = _validated_features(store, batch, owner)
+    keys: dict[str, str] = {}
+    items = _validated_features(store, batch, owner, keys)
     results: list[ScoreResult] = []
     rejected: dict[str, str] = {}
     if items:
@@ -136,6 +160,8 @@ def _score_batch(
             # batch goes back at once rather than when its lease expires.
             summary.error = str(error)
             return [], {}
+    if exploration is not None:
+        results = exploration.apply(results, keys, dict(items))
     now = store.now()
     lease = Lease(owner, free_or_owner=True)
     with store.ctx.write() as conn:
@@ -228,13 +254,19 @@ def _observe(
 
 
 def _validated_features(
-    store: Store, batch: BatchInfo, owner: str
+    store: Store, batch: BatchInfo, owner: str, keys: dict[str, str]
 ) -> list[tuple[str, Mapping[str, object]]]:
-    """``(record_id, features)`` of the batch's validated records free to score."""
+    """``(record_id, features)`` of the batch's validated records free to score; their
+    natural keys are put in ``keys``."""
     now = store.now()
     with store.ctx.read() as conn:
         rows = conn.execute(
-            select(records.c.record_id, records.c.lease_owner, records.c.lease_expires_at)
+            select(
+                records.c.record_id,
+                records.c.natural_key,
+                records.c.lease_owner,
+                records.c.lease_expires_at,
+            )
             .where(
                 records.c.batch_id == batch.input_id,
                 records.c.data_batch_id == batch.batch_id,
@@ -242,6 +274,7 @@ def _validated_features(
             )
             .order_by(records.c.record_id)
         ).all()
+    keys.update((row.record_id, row.natural_key) for row in rows)
     ids = [
         row.record_id
         for row in rows

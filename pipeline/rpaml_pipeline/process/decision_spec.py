@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from rpaml_pipeline.errors import ProcessIssue
+from rpaml_pipeline.process.feedback_spec import ExplorationSpec, MaturitySpec
 from rpaml_pipeline.process.section_base import FieldName, Section
 
 # A cost of YAML: a number (a fixed cost) or {fixed, per_unit}. Strict: "150" is refused,
@@ -64,6 +65,9 @@ class PolicySpec(Section):
     """The model feature the ``per_unit`` costs multiply."""
     costs: dict[str, dict[str, CostCellSpec]] | None = None
     thresholds: Thresholds | None = None
+    exploration: ExplorationSpec | None = None
+    """Decisions sent to one action for unbiased outcomes (:mod:`.feedback_spec`); applied
+    by the scoring stage, not part of what a model learns or is judged by."""
 
     @model_validator(mode="after")
     def _one_rule(self) -> PolicySpec:
@@ -108,6 +112,8 @@ class RetrainSpec(Section):
     """Labeled records the champion never saw needed before a challenger is trained."""
     evidence_share: float = Field(default=0.3, gt=0.0, lt=1.0)
     """The latest share of those records (by capture time) kept out as the evidence."""
+    maturity: MaturitySpec | None = None
+    """When an outcome of a decision may teach and judge (:mod:`.feedback_spec`)."""
 
 
 class ShadowSpec(Section):
@@ -138,6 +144,15 @@ def policy_issues(
                 "policy.amount_field",
                 f"{policy.amount_field!r} is not a numeric model feature "
                 f"(expected one of {', '.join(sorted(numeric_features))})",
+            )
+        )
+    exploration = policy.exploration
+    if exploration is not None and exploration.action not in policy.actions:
+        issues.append(
+            ProcessIssue(
+                "policy.exploration.action",
+                f"{exploration.action!r} is not an action of policy.actions "
+                f"({', '.join(policy.actions)})",
             )
         )
     if policy.costs is None or policy.outcomes is None:

@@ -164,6 +164,41 @@ def reference_issues(definition: ProcessDefinition) -> list[ProcessIssue]:
     labels = set(definition.labeling.labels.values()) if definition.labeling else None
     numeric = {f.name for f in definition.model.features if f.kind == "numeric"}
     issues.extend(policy_issues(definition.policy, labels, numeric))
+    issues.extend(_maturity_issues(definition, fields))
+    return issues
+
+
+def _maturity_issues(
+    definition: ProcessDefinition, fields: Mapping[str, Any]
+) -> list[ProcessIssue]:
+    """Label maturity names contract date fields and policy actions."""
+    maturity = definition.model.retrain.maturity
+    if maturity is None:
+        return []
+    issues: list[ProcessIssue] = []
+    for key in ("entered_on", "observed_on"):
+        name = getattr(maturity, key)
+        kind = getattr(fields.get(name), "type", None)
+        if kind != "date":
+            issues.append(
+                ProcessIssue(
+                    f"model.retrain.maturity.{key}",
+                    f"{name!r} is not a date field of the contract"
+                    + ("" if kind is None else f" (it is {kind})"),
+                )
+            )
+    for action, days in maturity.days.items():
+        key = f"model.retrain.maturity.days.{action}"
+        if action not in definition.policy.actions:
+            issues.append(
+                ProcessIssue(
+                    key,
+                    f"{action!r} is not an action of policy.actions "
+                    f"({', '.join(definition.policy.actions)})",
+                )
+            )
+        if days < 0:
+            issues.append(ProcessIssue(key, f"expected a number of days >= 0 (got {days})"))
     return issues
 
 

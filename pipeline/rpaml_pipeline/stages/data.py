@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rpaml_models import ModelRegistry
 from rpaml_pipeline.delivery import deliver
 from rpaml_pipeline.delivery.run import chosen_targets, output_datasets
+from rpaml_pipeline.exploration import exploration_for
 from rpaml_pipeline.lineage.openlineage import Dataset
 from rpaml_pipeline.monitoring.drift_check import ALERTS_KEY
 from rpaml_pipeline.monitoring.references import drift_monitor, export_metrics
@@ -78,6 +80,8 @@ class ScoreStage:
 
     def run(self, runtime: Runtime, run_id: str) -> StageOutcome:
         monitor = drift_monitor(runtime)
+        registry = ModelRegistry(runtime.registry_dir)
+        exploration = exploration_for(runtime.store, runtime.process, registry)
         with runtime.scoring_client() as client:
             summary = score_validated(
                 runtime.store,
@@ -86,6 +90,7 @@ class ScoreStage:
                 run_id=run_id,
                 owner=runtime.owner,
                 monitor=monitor,
+                exploration=exploration,
             )
         drift = monitor.report()
         if drift["alerts"]:

@@ -197,6 +197,22 @@ class Labels:
                 )
             }
 
+    def judged_actions(self, process: str) -> dict[str, str]:
+        """``{labeled record id: the action its outcome judges}`` for ``process``: which
+        labeled records are outcomes of the process's own decisions, and of which."""
+        query = select(record_labels.c.action, record_labels.c.details).where(
+            record_labels.c.process == process,
+            record_labels.c.kind == OUTCOME,
+            record_labels.c.action.is_not(None),
+        )
+        with self._ctx.read() as conn:
+            found: dict[str, str] = {}
+            for action, details in conn.execute(query):
+                labeled = (details or {}).get("labeled_record")
+                if labeled is not None:
+                    found[str(labeled)] = str(action)
+            return found
+
     def decided_with_labels(self, process: str) -> list[LabeledDecision]:
         """Every labeled decision of ``process``, by observation time (see the module)."""
         query = (

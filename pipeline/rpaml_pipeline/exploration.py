@@ -1,0 +1,104 @@
+"""Exploration: a seeded share of decisions sent to the action whose outcome is unbiased.
+
+See :mod:`rpaml_pipeline.process.feedback_spec` for why. The scoring stage applies it to
+what the service decided. A record is picked when a hash of the seed and its natural key
+falls below the share, so the same record is picked in every run and replay, and the
+records picked at a small share are among those picked at a larger one. The share is
+``share``, and ``share_on_drift`` for the records of the drifted pattern while the latest
+judged scoring run carries a drift alert (:mod:`rpaml_pipeline.drifted_pattern`): when the
+inputs move, what looks like the new pattern is looked at by a person until a model that
+learned it takes over. A picked record whose decision is another action gets ``action``
+instead, with a first reason naming the decision it replaced; every action's expected cost
+stays as the policy computed it, so the price of exploring shows in realised cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rpaml_models import ModelRegistry
+from rpaml_pipeline.drifted_pattern import DriftedPattern, drifted_pattern
+from rpaml_pipeline.monitoring.drift_check import SCORE
+from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.scoring import ScoreResult
+from rpaml_pipeline.store import Store
+
+EXPLORED = "exploration:"
+"""How the first reason of a decision exploration changed begins."""
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The exploration a scoring run applies (see the module)."""
+
+    action: str
+    share: float
+    seed: int
+    share_on_drift: float = 0.0
+    pattern: DriftedPattern | None = None
+    """The drifted pattern whose records are explored at ``share_on_drift`` (None: none)."""
+
+    def draw(self, natural_key: str) -> float:
+        """The record's seeded draw in [0, 1): picked when below the share."""
+        digest = hashlib.sha256(f"{self.seed}:{natural_key}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    def picks(self, natural_key: str, *, drifted: bool = False) -> bool:
+        share = max(self.share, self.share_on_drift) if drifted else self.share
+        return self.draw(natural_key) < share
+
+    def apply(
+        self,
+        results: Sequence[ScoreResult],
+        keys: Mapping[str, str],
+        features: Mapping[str, Mapping[str, object]],
+    ) -> list[ScoreResult]:
+        """``results`` with the picked records' decisions replaced (``keys``: record id ->
+        natural key, ``features``: record id -> the features that were scored)."""
+        drifted = [False] * len(results)
+        if self.pattern is not None and results:
+            names = set(self.pattern.grown)
+            columns: dict[str, list[object]] = {
+                name: [features.get(r.id, {}).get(name) for r in results] for name in names
+            }
+            columns[SCORE] = [r.score for r in results]
+            drifted = self.pattern.members(columns, len(results)).tolist()
+        return [
+            self._explore(result, in_pattern)
+            if result.decision != self.action and self.picks(keys[result.id], drifted=in_pattern)
+            else result
+            for result, in_pattern in zip(results, drifted, strict=True)
+        ]
+
+    def _explore(self, result: ScoreResult, in_pattern: bool) -> ScoreResult:
+        if in_pattern and self.pattern is not None:
+            share = max(self.share, self.share_on_drift)
+            why = f"like the inputs that drifted from v{self.pattern.version}'s training"
+        else:
+            share, why = self.share, "seeded"
+        reason = (
+            f"{EXPLORED} {self.action} instead of {result.decision} "
+            f"({share:.0%} of decisions {why}) so its outcome is learned without bias"
+        )
+        return dataclasses.replace(result, decision=self.action, reasons=(reason, *result.reasons))
+
+
+def exploration_for(
+    store: Store, process: ProcessDefinition, registry: ModelRegistry
+) -> Exploration | None:
+    """The exploration of ``process``'s next scoring run (None when it declares none)."""
+    spec = process.policy.exploration
+    if spec is None or (spec.share == 0 and spec.share_on_drift == 0):
+        return None
+    pattern = None
+    if spec.share_on_drift > spec.share:
+        pattern = drifted_pattern(
+            store, process.name, process.model.name, registry, process.monitoring.min_rows
+        )
+    return Exploration(spec.action, spec.share, spec.seed, spec.share_on_drift, pattern)
+
+
+__all__ = ["EXPLORED", "Exploration", "exploration_for"]
