@@ -11,7 +11,9 @@ that came true (fixed plus per unit of the amount). :func:`compare_shadow` sets 
 side by side on exactly those records, per challenger version, with a seeded paired
 bootstrap interval of the difference, as promotion's evidence rule does
 (:mod:`rpaml_models.comparison`): the challenger's decisions were never applied, so this
-is what they would have cost, not a model's score on a replay.
+is what they would have cost, not a model's score on a replay. A record whose decision
+exploration replaced (:mod:`rpaml_pipeline.exploration`) is left out and counted: what was
+acted on there was not the champion's policy, so it would judge neither model.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from rpaml_models.comparison import BETTER, NOT_WORSE, WORSE
 from rpaml_models.evaluation import bootstrap_interval, paired_difference, realised_costs
 from rpaml_pipeline.errors import TrainingError
+from rpaml_pipeline.exploration import EXPLORED
 from rpaml_pipeline.model_spec import decision_policy
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.store import Store
@@ -61,12 +64,19 @@ def compare_shadow(
         )
     seed = process.model.selection.seed if seed is None else seed
     counts = store.shadow.counts(process.name, model_name)
-    judged = store.shadow.judged(process.name, model_name)
+    judged = []
+    explored = 0
+    for pair in store.shadow.judged(process.name, model_name):
+        if pair.champion_reasons and pair.champion_reasons[0].startswith(EXPLORED):
+            explored += 1
+        else:
+            judged.append(pair)
     figures: dict[str, Any] = {
         "model": model_name,
         "process": process.name,
         "policy_version": policy.version,
         "records": len(judged),
+        "explored": explored,
         "shadow_decisions": counts,
         "comparisons": [],
     }

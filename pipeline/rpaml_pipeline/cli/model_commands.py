@@ -134,6 +134,11 @@ def _compare_shadow(ctx: click.Context, name: str, as_json: bool) -> None:
             f"  difference {diff['mean']:+,.2f} (paired 95% interval {diff['low']:+,.2f} to "
             f"{diff['high']:+,.2f}): {row['verdict']}"
         )
+    if figures["explored"]:
+        click.echo(
+            f"  ({figures['explored']} judged record(s) left out: exploration replaced the "
+            "champion's decision)"
+        )
 
 
 @model.command("promote")

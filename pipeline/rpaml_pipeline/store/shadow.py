@@ -57,6 +57,8 @@ class JudgedShadow:
     champion_decision: str
     challenger_version: str
     challenger_decision: str
+    champion_reasons: tuple[str, ...] = ()
+    """The record's reasons (the first names an exploration that overrode the policy)."""
 
 
 class ShadowDecisions:
@@ -112,6 +114,7 @@ class ShadowDecisions:
                 records.c.record_id,
                 records.c.natural_key,
                 records.c.decision.label("champion_decision"),
+                records.c.reasons.label("champion_reasons"),
                 shadow_decisions.c.champion_version,
                 shadow_decisions.c.model_version.label("challenger_version"),
                 shadow_decisions.c.decision.label("challenger_decision"),
@@ -143,5 +146,7 @@ class ShadowDecisions:
             for row in conn.execute(query).mappings():
                 key = (row["record_id"], row["challenger_version"])
                 if key not in found:
-                    found[key] = JudgedShadow(**dict(row))
+                    values = dict(row)
+                    values["champion_reasons"] = tuple(values["champion_reasons"] or ())
+                    found[key] = JudgedShadow(**values)
         return list(found.values())
