@@ -3,7 +3,7 @@ challenger scored in shadow, on one service process.
 
 The registry gets a challenger (the reference model's recipe trained on other data) and
 the service is started on it; each scenario sends the same request body with
-``"shadow": true`` or without, in alternating rounds (off, on, off, on...) so that the
+``"shadow": true`` or without, in alternating rounds (off-on, on-off, ...) so that the
 load of a shared machine weighs on both alike. The figure is the throughput lost:
 ``1 - shadow on / shadow off``; issue 12's goal is at most 20%. Run by ``bench.py``
 (``make bench``), or alone::
@@ -116,8 +116,9 @@ def bench_shadow(
                     ),
                 )
             check = _checker(challenger)
-            for _ in range(ROUNDS):
-                for shadow in (False, True):
+            for turn in range(ROUNDS):
+                # Off first, then on first: neither side always follows the other.
+                for shadow in (False, True) if turn % 2 == 0 else (True, False):
                     figure, request = pair[shadow]
                     part = serving.Figure(figure.system, figure.scenario)
                     asyncio.run(
