@@ -8,9 +8,11 @@ Scenarios: single records at concurrency 1 and 32, and 1,000-row batches at
 concurrency 1; one worker process per server, loopback only, each scenario lasts
 ``--seconds``. rpaml answers with its defaults: score, decision and the policy's reason,
 without the model's reasons (as the peers answer scores only); the explained bulk path,
-which the pipeline uses, is measured separately. Prints throughput, p50 and p99, the
-ratios to the peers, the issue's goals judged on this run, and the load average around
-the run (the machine may be shared), and writes ``bench/results/serving-<time>.json``.
+which the pipeline uses, is measured separately. Shadow mode's cost is measured last, on
+a service with a challenger: the same batches with and without ``"shadow": true``
+(``shadow_bench.py``). Prints throughput, p50 and p99, the ratios to the peers, the
+issues' goals judged on this run, and the load average around the run (the machine may
+be shared), and writes ``bench/results/serving-<time>.json``.
 A peer whose virtualenv is missing, or that does not start, is reported as such: no
 figure is invented for it.
 
@@ -654,6 +656,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compiled path: {compilation.reason if compilation else 'none'}", flush=True)
         figures = in_process(registry, rows, args.seconds)
         figures += bench_rpaml(registry.root, rows, args.seconds, work)
+        # Imported here: it imports this module's helpers (as ``bench``).
+        from shadow_bench import bench_shadow, shadow_costs, shadow_goals, shadow_table
+
+        print("shadow mode: registering a challenger, scoring with and without it...")
+        shadowed = bench_shadow(registry, rows, args.seconds, work)
         if args.peers:
             figures += bench_mlflow(registry, rows, args.seconds, work)
             figures += bench_bentoml(registry, rows, args.seconds, work)
@@ -669,6 +676,9 @@ def main(argv: list[str] | None = None) -> int:
     for line in ratios(figures):
         print(line)
     for line in goals(figures):
+        print(f"goal: {line}")
+    print(shadow_table(shadowed))
+    for line in shadow_goals(shadowed):
         print(f"goal: {line}")
     print(
         "load average (1, 5, 15 min) before: "
@@ -686,13 +696,18 @@ def main(argv: list[str] | None = None) -> int:
                 "compilation": compilation.model_dump() if compilation else None,
                 "figures": [f.summary() for f in figures],
                 "ratios": ratios(figures),
-                "goals": goals(figures),
+                "goals": goals(figures) + shadow_goals(shadowed),
+                "shadow": {
+                    "figures": [f.summary() for f in shadowed],
+                    "costs": shadow_costs(shadowed),
+                    "table": shadow_table(shadowed),
+                },
                 "load_average": {"before": load_before, "after": load_after},
                 "table": report,
                 "server_logs": logs,
                 "medians": {
                     f"{f.system}: {f.scenario}": statistics.median(f.latencies_ms)
-                    for f in figures
+                    for f in [*figures, *shadowed]
                     if f.latencies_ms
                 },
             },

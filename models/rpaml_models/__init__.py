@@ -4,6 +4,7 @@ This package imports no other rpaml package: the scoring service and the pipelin
 both build on it.
 """
 
+from rpaml_models.challenger import ChallengerRecord
 from rpaml_models.compiled import CompilationReport
 from rpaml_models.errors import (
     ArtifactIntegrityError,
@@ -27,6 +28,7 @@ __all__ = [
     "ArtifactIntegrityError",
     "BaselineExplainer",
     "BaselineValue",
+    "ChallengerRecord",
     "ColumnRows",
     "CompilationError",
     "CompilationReport",

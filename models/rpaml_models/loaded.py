@@ -225,6 +225,29 @@ class LoadedModel:
         proba = self._classifier.predict_proba(encoded)
         return np.asarray(proba[:, self._positive], dtype=np.float64)
 
+    def predict_encoded(self, encoded: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Positive-outcome probabilities of rows already encoded by :meth:`encode`."""
+        return self._predict_encoded(encoded)
+
+    def encodes_like(self, other: LoadedModel) -> bool:
+        """Whether this model encodes validated columns exactly as ``other`` does: both
+        served compiled, with the same column order, kinds and fitted category codes (the
+        usual case, the categories being declared in the schema), so ``other``'s encoded
+        matrix is this model's too."""
+        mine, theirs = self._encoder, other._encoder
+        if mine is None or theirs is None:
+            return False
+        return (mine.order, mine.kinds, mine.codes) == (theirs.order, theirs.kinds, theirs.codes)
+
+    def encode(self, columns: dict[str, Any], n_rows: int) -> npt.NDArray[np.float64]:
+        """The classifier's matrix of columns validated against this model's schema."""
+        if n_rows == 0:
+            return np.empty((0, len(self.schema.names)), dtype=np.float64)
+        if self._encoder is not None:
+            return self._encoder.encode(columns)
+        frame = self.schema.input_frame(columns, n_rows)
+        return np.asarray(self._preprocess.transform(frame), dtype=np.float64)
+
     def score_frame(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Positive-outcome probabilities for a frame with the schema's columns.
 
@@ -258,13 +281,7 @@ class LoadedModel:
         columns, issues = self.schema.validate_columns(rows)
         if issues:
             return None, issues
-        if not rows:
-            encoded = np.empty((0, len(self.schema.names)), dtype=np.float64)
-        elif self._encoder is not None:
-            encoded = self._encoder.encode(columns)
-        else:
-            frame = self.schema.input_frame(columns, len(rows))
-            encoded = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
+        encoded = self.encode(columns, len(rows))
         return ValidatedRows(rows=rows, columns=columns, encoded=encoded), []
 
     def validate_columns(
@@ -288,13 +305,7 @@ class LoadedModel:
         if issues:
             return None, issues
         rows = ColumnRows(columns, n_rows)
-        if n_rows == 0:
-            encoded = np.empty((0, len(self.schema.names)), dtype=np.float64)
-        elif self._encoder is not None:
-            encoded = self._encoder.encode(converted)
-        else:
-            frame = self.schema.input_frame(converted, n_rows)
-            encoded = np.asarray(self._preprocess.transform(frame), dtype=np.float64)
+        encoded = self.encode(converted, n_rows)
         return ValidatedRows(rows=rows, columns=converted, encoded=encoded), []
 
     def score_validated(self, validated: ValidatedRows, *, explain: bool = True) -> list[Scored]:

@@ -7,6 +7,7 @@ Layout under the registry root::
     <name>/<version>/metadata.json    ModelMetadata, written last
     <name>/<version>/policy.json      the DecisionPolicy registered with it
     <name>/champion.json              the current PromotionRecord
+    <name>/challenger.json            the version scored in shadow (rpaml_models.challenger)
     <name>/promotions.jsonl           every PromotionRecord, oldest first
 
 A version directory is assembled under a temporary name and renamed into place, so it
@@ -38,6 +39,7 @@ import pandas as pd
 from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
+from rpaml_models.challenger import CHALLENGER_FILE, ChallengerPointer
 from rpaml_models.compiled import (
     ONNX_FILE,
     CompilationReport,
@@ -81,7 +83,7 @@ _VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 _RENAME_CONFLICTS = {errno.EEXIST, errno.ENOTEMPTY}
 
 
-class ModelRegistry:
+class ModelRegistry(ChallengerPointer):
     """Models stored as files under ``root``.
 
     Parameters
@@ -241,7 +243,7 @@ class ModelRegistry:
         verdict: str | None = None,
         override: bool = False,
     ) -> None:
-        """Make ``version`` the champion of ``name`` and record why.
+        """Make ``version`` the champion of ``name`` and record why; clears the challenger.
 
         Parameters
         ----------
@@ -278,6 +280,8 @@ class ModelRegistry:
             except (ValidationError, ValueError, TypeError) as error:
                 raise ValueError(f"evidence must be JSON-serialisable: {error}") from error
             _write_file(model_dir / CHAMPION_FILE, record.model_dump_json(indent=2).encode())
+            # A challenger was judged against the champion this promotion replaces.
+            (model_dir / CHALLENGER_FILE).unlink(missing_ok=True)
             with (model_dir / PROMOTIONS_FILE).open("a", encoding="utf-8") as history:
                 history.write(line + "\n")
                 history.flush()

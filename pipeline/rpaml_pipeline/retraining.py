@@ -15,6 +15,11 @@ came after it, as it would be used. Promotion follows the evidence rule of
 :mod:`rpaml_pipeline.promotion` (paired bootstrap of the business cost difference). A
 training that fails raises :class:`~rpaml_pipeline.errors.TrainingError` before anything is
 registered or promoted, so the champion keeps serving.
+
+With ``model.shadow.enabled``, a challenger that was trained but not promoted becomes the
+registry's shadow challenger (:meth:`~rpaml_models.ModelRegistry.set_challenger`): the
+service scores it beside the champion on live traffic until a later retrain replaces it
+or a promotion clears it (:mod:`rpaml_pipeline.shadow`).
 """
 
 from __future__ import annotations
@@ -40,12 +45,16 @@ class RetrainOutcome:
     cutoff: str | None = None
     """Capture time of the last label the challenger could learn from (time split)."""
     training: TrainingOutcome | None = None
+    shadow_challenger: str | None = None
+    """The version set to shadow the champion by this run (shadow mode), else None."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the training's fields at the top level, as a train run's)."""
         figures = {"skipped": self.skipped, "reason": self.reason, "new_labels": self.new_labels}
         if self.cutoff is not None:
             figures["cutoff"] = self.cutoff
+        if self.shadow_challenger is not None:
+            figures["shadow_challenger"] = self.shadow_challenger
         if self.training is not None:
             figures = {**self.training.as_dict(), **figures}
         return figures
@@ -115,12 +124,19 @@ def retrain_from_store(
             default=None,
         )
     training = train_from_store(store, process, registry_dir, run_id=run_id, split=split)
+    shadow = None
+    if process.model.shadow.enabled and training.trained and not training.promoted:
+        shadow = training.version
+        registry.set_challenger(
+            name, shadow, reason=f"retrain run {run_id or '-'}: {training.message}"
+        )
     return RetrainOutcome(
         skipped=False,
         reason=training.message,
         new_labels=len(fresh),
         cutoff=cutoff,
         training=training,
+        shadow_challenger=shadow,
     )
 
 

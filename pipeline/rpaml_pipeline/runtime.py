@@ -111,8 +111,14 @@ class Runtime:
 
     def scoring_client(self) -> ScoringClient:
         """The one way stages reach the scoring service: the columnar bulk path, with the
-        model's reasons (stored with each decision)."""
-        return ScoringClient(self.service_url, api_key=self.service_api_key, columnar=True)
+        model's reasons (stored with each decision), and the challenger's decisions when
+        the process file turns shadow mode on."""
+        return ScoringClient(
+            self.service_url,
+            api_key=self.service_api_key,
+            columnar=True,
+            shadow=self.process.model.shadow.enabled,
+        )
 
     @property
     def robots_dir(self) -> Path:

@@ -12,7 +12,8 @@ then leaves the records in their state for the next run).
 ``columnar=True`` uses the service's bulk path (``/score/columns``): one JSON list per
 feature instead of one object per record, which makes large batches much cheaper.
 ``explain=True`` (the default here, unlike the service's) asks for the model's reasons
-after the policy's, which the scoring stage stores with each decision.
+after the policy's, which the scoring stage stores with each decision. ``shadow=True``
+asks for the challenger's decision too (:mod:`rpaml_pipeline.shadow_results`).
 
 Example::
 
@@ -33,6 +34,7 @@ import httpx
 
 from rpaml_pipeline.errors import RpamlPipelineError
 from rpaml_pipeline.http_retries import send_with_retries
+from rpaml_pipeline.shadow_results import ShadowResult, shadow_columns, shadow_of_result
 
 __all__ = [
     "RejectedField",
@@ -62,6 +64,8 @@ class ScoreResult:
     model_version: str
     policy_version: str
     expected_costs: dict[str, float] | None = None
+    shadow: ShadowResult | None = None
+    """The challenger's decision, when the client asked for shadow scoring."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,8 @@ class ScoringClient:
         Ask for the model's reasons (the features that raised the score) after the
         policy's; without, each result carries the policy's reason alone and scoring
         costs the service up to ``n_features`` times less.
+    shadow : bool, default=False
+        Ask for the challenger's decision beside each result (shadow mode).
     """
 
     def __init__(
@@ -182,6 +188,7 @@ class ScoringClient:
         columnar: bool = False,
         max_connections: int = 10,
         explain: bool = True,
+        shadow: bool = False,
     ) -> None:
         if breaker_threshold < 1:
             raise ValueError(f"breaker_threshold must be at least 1, got {breaker_threshold}")
@@ -199,6 +206,7 @@ class ScoringClient:
         self.breaker_reset = breaker_reset
         self.columnar = columnar
         self.explain = explain
+        self.shadow = shadow
         self._failures_in_a_row = 0
         self._open_until = 0.0
         headers = {"Accept": "application/json"}
@@ -313,6 +321,7 @@ class ScoringClient:
         payload = {
             "records": [{"id": item_id, "features": dict(f)} for item_id, f in chunk],
             "explain": self.explain,
+            **self._shadow_flag(),
         }
         response = self._send("POST", path, json=payload)
         if response.status_code == 422:
@@ -351,7 +360,9 @@ class ScoringClient:
     ) -> _ChunkOutcome:
         columns = {name: [features[name] for _, features in chunk] for name in names}
         response = self._send(
-            "POST", path, json={"ids": ids, "columns": columns, "explain": self.explain}
+            "POST",
+            path,
+            json={"ids": ids, "columns": columns, "explain": self.explain, **self._shadow_flag()},
         )
         if response.status_code == 422:
             return _ChunkOutcome(issues=_rejected_fields(response, ids, offset))
@@ -366,6 +377,7 @@ class ScoringClient:
             costs = body.get("expected_costs") or [None] * len(ids)
             expected = [_costs(row) for row in costs]
             versions = (str(body["model_version"]), str(body["policy_version"]))
+            shadows = shadow_columns(body, len(ids))
         except (KeyError, TypeError, ValueError) as error:
             raise ScoringError(
                 f"malformed columnar answer: {error}", status_code=response.status_code
@@ -378,12 +390,16 @@ class ScoringClient:
             )
         return _ChunkOutcome(
             results=[
-                ScoreResult(item_id, score, decision, reason, *versions, costs_row)
-                for item_id, score, decision, reason, costs_row in zip(
-                    ids, scores, decisions, reasons, expected, strict=True
+                ScoreResult(item_id, score, decision, reason, *versions, costs_row, shadow)
+                for item_id, score, decision, reason, costs_row, shadow in zip(
+                    ids, scores, decisions, reasons, expected, shadows, strict=True
                 )
             ]
         )
+
+    def _shadow_flag(self) -> dict[str, bool]:
+        # Sent only when asked, so a request without shadow mode is what it always was.
+        return {"shadow": True} if self.shadow else {}
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request through the circuit breaker, retrying transient failures."""
@@ -447,6 +463,7 @@ def _score_result(raw: object) -> ScoreResult | None:
             model_version=str(raw["model_version"]),
             policy_version=str(raw["policy_version"]),
             expected_costs=_costs(raw.get("expected_costs")),
+            shadow=shadow_of_result(raw),
         )
     except (KeyError, TypeError, ValueError):
         return None

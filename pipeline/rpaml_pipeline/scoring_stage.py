@@ -11,6 +11,10 @@ the batch's lease is given back and its records stay ``validated``: nothing is l
 next run scores them. A record whose features the model refuses (a process file that no
 longer matches the served model) is quarantined with the service's reasons rather than
 retried for ever.
+
+In shadow mode (``model.shadow.enabled``) the service also answers the challenger's
+decision for each record; it is written to ``shadow_decisions`` in the transaction that
+stores the champion's decision (:mod:`rpaml_pipeline.store.shadow`), and nothing acts on it.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class ScoringSummary:
     exploration: dict[str, Any] | None = None
     """The exploration applied: shares and the drifted pattern, if any."""
     model_versions: list[str] = field(default_factory=list)
+    shadowed: int = 0
+    """Records decided with a challenger's decision beside the champion's (shadow mode)."""
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,6 +127,7 @@ def score_validated(
             if result.reasons and result.reasons[0].startswith(EXPLORED):
                 summary.explored += 1
         summary.scored += len(results)
+        summary.shadowed += sum(result.shadow is not None for result in results)
         summary.rejected += len(rejected)
     summary.decisions = dict(decisions)
     summary.model_versions = sorted(versions)
@@ -194,6 +201,14 @@ def _score_batch(
                 run_id=run_id,
                 now=now,
             )
+        store.shadow.add(
+            conn,
+            [
+                _shadow_row(process, run_id, result)
+                for result in results
+                if result.id in moved and result.shadow is not None
+            ],
+        )
         quarantined = {
             record_id: record_event(
                 record_id,
@@ -303,6 +318,23 @@ def _decided_values(result: ScoreResult) -> dict[str, Any]:
         "model_version": result.model_version,
         "policy_version": result.policy_version,
         "expected_costs": result.expected_costs,
+    }
+
+
+def _shadow_row(process: ProcessDefinition, run_id: str, result: ScoreResult) -> dict[str, Any]:
+    shadow = result.shadow
+    assert shadow is not None
+    return {
+        "process": process.name,
+        "record_id": result.id,
+        "run_id": run_id,
+        "model_name": process.model.name,
+        "model_version": shadow.model_version,
+        "champion_version": result.model_version,
+        "policy_version": shadow.policy_version,
+        "score": shadow.score,
+        "decision": shadow.decision,
+        "expected_costs": shadow.expected_costs,
     }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,9 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rpaml_models import LoadedModel, Scored
 from rpaml_service.auth import KeyRing
-from rpaml_service.batching import INLINE_ROWS, MicroBatcher
+from rpaml_service.batching import INLINE_ROWS, MicroBatcher, score_beside
 from rpaml_service.metrics import ServiceMetrics
-from rpaml_service.routers.scoring import columns_answer, observe, records_answer
+from rpaml_service.routers.scoring import columns_answer, observe, records_answer, shadow_of
 from rpaml_service.schemas import COLUMNAR_SCORE_REQUEST, SCORE_REQUEST
 from rpaml_service.settings import ServiceSettings
 
@@ -118,13 +119,17 @@ class ScoringFastPath:
             if n_rows > settings.max_batch:
                 return None
         explain = parsed.get("explain", False)
+        shadow = shadow_of(state, model, parsed)
         metrics: ServiceMetrics = state.metrics
         bound = metrics.of(model)
         if n_rows > INLINE_ROWS:
             # A large request gains nothing from sharing a batch: one thread call
             # validates, scores and encodes it, so the loop keeps answering meanwhile
             # and the request pays a single thread hand-off instead of three.
-            done = await run_in_threadpool(_score_alone, model, parsed, columnar, explain)
+            batcher: MicroBatcher = state.batcher
+            done = await run_in_threadpool(
+                _score_alone, model, parsed, columnar, explain, shadow, batcher.shadow_pool
+            )
             if done is None:
                 return None
             results, answer = done
@@ -136,12 +141,13 @@ class ScoringFastPath:
                 validated, _ = model.validate([record["features"] for record in records])
             if validated is None:
                 return None
-            batcher: MicroBatcher = state.batcher
-            results = await batcher.score(model, validated, explain=explain)
+            batcher = state.batcher
+            scored = await batcher.score_beside(model, validated, explain=explain, shadow=shadow)
+            results = scored.results
             answer = (
-                columns_answer(model, ids, results)
+                columns_answer(model, ids, results, scored.shadow)
                 if columnar
-                else records_answer(model, records, results)
+                else records_answer(model, records, results, scored.shadow)
             )
         bound.request_rows.observe(n_rows)
         observe(bound, results, started)
@@ -149,9 +155,15 @@ class ScoringFastPath:
 
 
 def _score_alone(
-    model: LoadedModel, parsed: Any, columnar: bool, explain: bool
+    model: LoadedModel,
+    parsed: Any,
+    columnar: bool,
+    explain: bool,
+    shadow: LoadedModel | None,
+    pool: ThreadPoolExecutor | None,
 ) -> tuple[list[Scored], bytes] | None:
-    """Validate, score and encode one request; None when its rows fail the schema."""
+    """Validate, score (with the challenger in ``shadow`` when given) and encode one
+    request; None when its rows fail the schema."""
     if columnar:
         columns = parsed["columns"]
         n_rows = len(next(iter(columns.values())))
@@ -160,10 +172,11 @@ def _score_alone(
         validated, _ = model.validate([record["features"] for record in parsed["records"]])
     if validated is None:
         return None
-    results = model.score_validated(validated, explain=explain)
+    scored = score_beside(model, validated, explain=explain, shadow=shadow, pool=pool)
+    results = scored.results
     if columnar:
-        return results, columns_answer(model, parsed.get("ids"), results)
-    return results, records_answer(model, parsed["records"], results)
+        return results, columns_answer(model, parsed.get("ids"), results, scored.shadow)
+    return results, records_answer(model, parsed["records"], results, scored.shadow)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,4 +1,10 @@
-"""The models the service serves, loaded once from the registry at startup."""
+"""The models the service serves, loaded once from the registry at startup.
+
+Beside each champion, the registry's challenger (``challenger.json``) is loaded too when
+one is set: it is scored in shadow for requests that ask (``"shadow": true``), and never
+answers as the decision. A challenger that fails to load is recorded and skipped; it never
+keeps its champion from serving.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,11 @@ class ModelStore:
         self.names = tuple(names)
         self.models: dict[str, LoadedModel] = {}
         self.failures: dict[str, str] = {}
+        self.challengers: dict[str, LoadedModel] = {}
+        self.challenger_failures: dict[str, str] = {}
+        # The challenger pointer each served model had when last loaded: a pointer that
+        # moves (set, replaced, cleared) makes the model stale, a failed load does not.
+        self._pointers: dict[str, str | None] = {}
         self.registry_error: str | None = None
         self.loaded = False
 
@@ -93,20 +104,58 @@ class ModelStore:
             )
         if not names:
             logger.warning("no champion model found in %s; nothing to serve", self.registry_dir)
+        self.challengers, self.challenger_failures = self._challengers(registry, models, {})
         self.models = models
         self.failures = failures
         self.loaded = True
 
+    def _challengers(
+        self,
+        registry: ModelRegistry,
+        models: dict[str, LoadedModel],
+        previous: dict[str, LoadedModel],
+    ) -> tuple[dict[str, LoadedModel], dict[str, str]]:
+        """The challengers of the served ``models`` (reusing ``previous`` ones unchanged)."""
+        loaded: dict[str, LoadedModel] = {}
+        failures: dict[str, str] = {}
+        self._pointers = {}
+        for name, champion in models.items():
+            try:
+                version = registry.challenger(name)
+                self._pointers[name] = version
+                if version is None or version == champion.version:
+                    continue
+                current = previous.get(name)
+                if current is not None and current.version == version:
+                    loaded[name] = current
+                    continue
+                loaded[name] = registry.load(name, version)
+            except Exception as error:
+                # Like a champion's: whatever goes wrong stays with this challenger.
+                failures[name] = f"{type(error).__name__}: {error}"
+                logger.error("challenger of %r not scored in shadow: %s", name, failures[name])
+                continue
+            logger.info("scoring %r version %s in shadow of %s", name, version, champion.version)
+        return loaded, failures
+
+    def challenger(self, name: str) -> LoadedModel | None:
+        """The challenger scored in shadow beside ``name``'s champion, or None."""
+        return self.challengers.get(name)
+
     def stale(self) -> list[str]:
-        """Served models whose registry champion is no longer the served version."""
+        """Served models whose registry champion, or challenger, is no longer the one
+        served."""
         registry = ModelRegistry(self.registry_dir)
         changed = []
         for name, model in self.models.items():
             try:
                 champion = registry.champion(name)
+                challenger = registry.challenger(name)
             except (OSError, RegistryError, ValueError):
                 continue
-            if champion is not None and champion != model.version:
+            if (
+                champion is not None and champion != model.version
+            ) or challenger != self._pointers.get(name):
                 changed.append(name)
         return changed
 
@@ -144,6 +193,10 @@ class ModelStore:
                     models[name] = current
                 continue
             logger.info("now serving model %r version %s", name, models[name].version)
+        previous_challengers = dict(self.challengers)
+        self.challengers, self.challenger_failures = self._challengers(
+            registry, models, previous_challengers
+        )
         self.models = models
         self.failures = failures
         self.loaded = True
@@ -156,4 +209,5 @@ class ModelStore:
     def clear(self) -> None:
         """Forget the models (at shutdown), so their memory can be released."""
         self.models = {}
+        self.challengers = {}
         self.loaded = False

@@ -53,6 +53,13 @@ _EXPLAIN = (
 )
 
 
+_SHADOW = (
+    "Also score the model's challenger (the version the registry names to shadow the "
+    "champion) and return its decision beside each result; default false. The champion's "
+    "decision stays the decision; without a challenger the answer's shadow is null."
+)
+
+
 class ScoreRequest(TypedDict):
     """A batch of records scored by one model in one call."""
 
@@ -64,6 +71,17 @@ class ScoreRequest(TypedDict):
         ),
     ]
     explain: NotRequired[Annotated[bool, Field(description=_EXPLAIN)]]
+    shadow: NotRequired[Annotated[bool, Field(description=_SHADOW)]]
+
+
+class ShadowDecision(BaseModel):
+    """The challenger's decision for one record: recorded, never acted on."""
+
+    model_version: str = Field(description="The challenger version.")
+    policy_version: str
+    score: float
+    decision: str
+    expected_costs: dict[str, float] | None = None
 
 
 class ScoreResult(BaseModel):
@@ -80,6 +98,9 @@ class ScoreResult(BaseModel):
     )
     model_version: str
     policy_version: str
+    shadow: ShadowDecision | None = Field(
+        default=None, description="The challenger's decision, when the request asked."
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -102,6 +123,13 @@ class ServedModelHealth(BaseModel):
         description="Scoring path: the parity-checked ONNX model, or scikit-learn."
     )
     runtime_reason: str = Field(description="Why this runtime (parity figures or cause).")
+    challenger: str | None = Field(
+        default=None,
+        description="The challenger version scored in shadow when a request asks, if any.",
+    )
+    challenger_error: str | None = Field(
+        default=None, description="Why the registry's challenger could not be loaded."
+    )
 
 
 class FailedModelHealth(BaseModel):
@@ -161,6 +189,7 @@ class ColumnarScoreRequest(TypedDict):
         ),
     ]
     explain: NotRequired[Annotated[bool, Field(description=_EXPLAIN)]]
+    shadow: NotRequired[Annotated[bool, Field(description=_SHADOW)]]
 
 
 SCORE_REQUEST: TypeAdapter[ScoreRequest] = TypeAdapter(ScoreRequest)
@@ -181,6 +210,16 @@ def request_body_components() -> dict[str, Any]:
     return components
 
 
+class ShadowColumns(BaseModel):
+    """The challenger's decisions column by column, in row order: recorded, never acted on."""
+
+    model_version: str = Field(description="The challenger version.")
+    policy_version: str
+    scores: list[float]
+    decisions: list[str]
+    expected_costs: list[dict[str, float]] | None = None
+
+
 class ColumnarScoreResponse(BaseModel):
     """Results column by column, in row order."""
 
@@ -192,6 +231,9 @@ class ColumnarScoreResponse(BaseModel):
     decisions: list[str]
     reasons: list[list[str]]
     expected_costs: list[dict[str, float] | None] | None = None
+    shadow: ShadowColumns | None = Field(
+        default=None, description="The challenger's decisions, when the request asked."
+    )
 
 
 class ReloadResponse(BaseModel):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import rpaml_pipeline.model_training as model_training
 from rpaml_models import ModelRegistry
+from rpaml_pipeline.cli import main
 from rpaml_pipeline.errors import TrainingError
 from rpaml_pipeline.model_training import labeled_records, train_from_store
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.process.decision_spec import RetrainSpec
+from rpaml_pipeline.process.decision_spec import RetrainSpec, ShadowSpec
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.stages import RetrainStage, run_stage
 from rpaml_pipeline.store import Store
@@ -123,3 +126,54 @@ def test_a_failed_training_leaves_the_champion_serving(
     assert run.status == "failed"
     registry = ModelRegistry(registry_dir)
     assert registry.versions("claims_fraud") == ["1"] and registry.champion("claims_fraud") == "1"
+
+
+@pytest.mark.parametrize("shadow", [True, False], ids=["shadow on", "shadow off"])
+def test_an_unpromoted_challenger_shadows_the_champion_only_in_shadow_mode(
+    tmp_path: Path,
+    store: Store,
+    process: ProcessDefinition,
+    claims: list[GeneratedClaim],
+    shadow: bool,
+) -> None:
+    closed = [c for c in claims if c.status == "closed"]
+    model = process.model.model_copy(
+        update={
+            "retrain": RetrainSpec(min_new_labels=50, evidence_share=0.3),
+            "shadow": ShadowSpec(enabled=shadow),
+        }
+    )
+    process = process.model_copy(update={"model": model})
+    stage(store, process.name, closed[:200], "hist-1")
+    process_all(store, process)
+    registry_dir = tmp_path / "registry"
+    assert train_from_store(store, process, registry_dir).champion == "1"
+    # About 100 new labels: the latest 30% are too few evidence to promote on.
+    stage(store, process.name, closed[200:300], "hist-2")
+    process_all(store, process)
+
+    runtime = Runtime.of(store, process, data_dir=tmp_path, registry_dir=registry_dir)
+    result = run_stage(runtime, RetrainStage())
+
+    assert result.succeeded, result.error
+    assert result.summary["version"] == "2" and result.summary["promoted"] is False
+    registry = ModelRegistry(registry_dir)
+    assert registry.champion("claims_fraud") == "1"
+    if shadow:
+        assert result.summary["shadow_challenger"] == "2"
+        record = registry.challenger_record("claims_fraud")
+        assert record is not None and (record.version, record.champion) == ("2", "1")
+        assert result.run_id in record.reason
+        env = {"RPAML_DATA_DIR": str(tmp_path), "RPAML_REGISTRY_DIR": str(registry_dir)}
+        listed = CliRunner().invoke(main, ["model", "list", "--json"], env=env)
+        assert listed.exit_code == 0, listed.output
+        versions = json.loads(listed.output)["versions"]
+        assert [(v["champion"], v["challenger"]) for v in versions] == [
+            (True, False),
+            (False, True),
+        ]
+        text = CliRunner().invoke(main, ["model", "list"], env=env).output.splitlines()
+        assert [line[:3] for line in text] == ["* v", "s v"]
+    else:
+        assert "shadow_challenger" not in result.summary
+        assert registry.challenger("claims_fraud") is None

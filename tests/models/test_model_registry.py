@@ -305,3 +305,34 @@ def test_incomplete_version_directories_are_ignored_and_not_reused(
     (registry.root / "claims_fraud" / "2").mkdir()  # e.g. left by a crash
     assert registry.versions("claims_fraud") == ["1"]
     assert register(registry, trained, schema, policy).version == "3"
+
+
+def test_challenger_pointer_is_set_replaced_and_cleared_by_promotion(
+    registry, trained, schema, policy
+):
+    for _ in range(3):
+        register(registry, trained, schema, policy)
+    assert registry.challenger("claims_fraud") is None
+    registry.promote("claims_fraud", "1", reason="first", evidence={})
+    with pytest.raises(RegistryError, match="v1 is the champion"):
+        registry.set_challenger("claims_fraud", "1", reason="x")
+    with pytest.raises(ModelNotFoundError, match="has no version '9'"):
+        registry.set_challenger("claims_fraud", "9", reason="x")
+    registry.set_challenger("claims_fraud", "2", reason="not promoted (no better)")
+    record = registry.challenger_record("claims_fraud")
+    assert record is not None
+    assert (record.version, record.champion, record.reason) == (
+        "2",
+        "1",
+        "not promoted (no better)",
+    )
+    # Replaced by the next challenger; the champion is untouched.
+    registry.set_challenger("claims_fraud", "3", reason="later retrain")
+    assert registry.challenger("claims_fraud") == "3"
+    assert registry.champion("claims_fraud") == "1"
+    # Promoting the challenger makes it champion and leaves no challenger.
+    registry.promote("claims_fraud", "3", reason="better", evidence={})
+    assert (registry.champion("claims_fraud"), registry.challenger("claims_fraud")) == ("3", None)
+    registry.set_challenger("claims_fraud", "2", reason="again")
+    registry.clear_challenger("claims_fraud")
+    assert registry.challenger("claims_fraud") is None

@@ -231,3 +231,29 @@ def test_a_broken_cost_table_is_refused_naming_the_key(
     issues = _policy_issues(tmp_path, change)
     assert key in issues, issues
     assert expected in issues[key]
+
+
+@pytest.mark.parametrize(
+    ("shadow", "expected"),
+    [
+        ({"enable": True}, "model.shadow.enable: unknown key"),
+        ({"enabled": "yes"}, "model.shadow.enabled: expected a valid boolean"),
+        (True, "model.shadow: "),
+    ],
+    ids=["misspelt key", "not a boolean", "not a mapping"],
+)
+def test_a_bad_shadow_key_is_refused_naming_it(
+    tmp_path: Path, shadow: object, expected: str
+) -> None:
+    data = _raw()
+    data["model"]["shadow"] = shadow  # type: ignore[index]
+    with pytest.raises(ProcessFileError) as caught:
+        load_process(_write(tmp_path, data))
+    assert expected in str(caught.value)
+
+
+def test_shadow_mode_is_off_unless_the_file_turns_it_on(tmp_path: Path) -> None:
+    assert load_process(PROCESS_FILE).model.shadow.enabled is False
+    data = _raw()
+    data["model"]["shadow"] = {"enabled": True}  # type: ignore[index]
+    assert load_process(_write(tmp_path, data)).model.shadow.enabled is True

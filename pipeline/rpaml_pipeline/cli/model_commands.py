@@ -14,6 +14,7 @@ from rpaml_pipeline.cli.common import echo_json, friendly_errors, runtime_of, se
 from rpaml_pipeline.model_spec import decision_policy
 from rpaml_pipeline.model_training import labeled_records
 from rpaml_pipeline.promotion import compare_in_store, promote_by_hand
+from rpaml_pipeline.shadow import compare_shadow
 
 
 @main.group()
@@ -31,6 +32,7 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
         registry = ModelRegistry(runtime.registry_dir)
         name = runtime.process.model.name
         champion = registry.champion(name)
+        challenger = registry.challenger(name)
         rows: list[dict[str, Any]] = []
         for version in registry.versions(name):
             metadata = registry.metadata(name, version)
@@ -41,6 +43,7 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
                 {
                     "version": version,
                     "champion": version == champion,
+                    "challenger": version == challenger,
                     "created_at": metadata.created_at.isoformat(timespec="seconds"),
                     "recipe": f"{winner.get('name', '?')}/{winner.get('calibration', '?')}",
                     "roc_auc": metadata.metrics.get("roc_auc"),
@@ -50,13 +53,14 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
                 }
             )
     if as_json:
-        echo_json({"model": name, "champion": champion, "versions": rows})
+        echo_json({"model": name, "champion": champion, "challenger": challenger, "versions": rows})
         return
     if not rows:
         click.echo(f"no versions of {name} in {runtime.registry_dir}")
         return
     for row in rows:
-        mark = "*" if row["champion"] else " "
+        # * the champion, s the challenger scored in shadow (model.shadow.enabled)
+        mark = "*" if row["champion"] else "s" if row["challenger"] else " "
         cost = row["cost_per_record"]
         click.echo(
             f"{mark} v{row['version']:<4} {row['created_at']}  {row['recipe']:<28} "
@@ -66,13 +70,22 @@ def model_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @model.command("compare")
-@click.argument("challenger")
-@click.argument("champion")
+@click.argument("targets", nargs=-1, required=True, metavar="NAME | CHALLENGER CHAMPION")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.pass_context
 @friendly_errors
-def model_compare(ctx: click.Context, challenger: str, champion: str, as_json: bool) -> None:
-    """Compare two versions by cost on the labeled records neither was trained on."""
+def model_compare(ctx: click.Context, targets: tuple[str, ...], as_json: bool) -> None:
+    """NAME: the realised cost of the champion's and the shadow challenger's decisions on
+    the records both decided and an outcome judged (shadow mode).
+
+    CHALLENGER CHAMPION: two versions by cost on the labeled records neither was trained on.
+    """
+    if len(targets) == 1:
+        _compare_shadow(ctx, targets[0], as_json)
+        return
+    if len(targets) != 2:
+        raise click.UsageError("give a model NAME, or two versions: CHALLENGER CHAMPION")
+    challenger, champion = targets
     with runtime_of(ctx) as runtime:
         process = runtime.process
         comparison = compare_in_store(
@@ -95,6 +108,37 @@ def model_compare(ctx: click.Context, challenger: str, champion: str, as_json: b
         f"  difference {diff['mean']:+,.2f} (paired 95% interval {diff['low']:+,.2f} to "
         f"{diff['high']:+,.2f}): {comparison['verdict']}"
     )
+
+
+def _compare_shadow(ctx: click.Context, name: str, as_json: bool) -> None:
+    with runtime_of(ctx) as runtime:
+        figures = compare_shadow(runtime.store, runtime.process, name)
+    if as_json:
+        echo_json(figures)
+        return
+    if not figures["comparisons"]:
+        click.echo(figures["message"])
+        return
+    for row in figures["comparisons"]:
+        diff = row["difference"]
+        champions = ", ".join(f"v{version}" for version in row["champion_versions"])
+        click.echo(
+            f"{name}: shadow v{row['challenger_version']} beside champion {champions} on "
+            f"{row['records']} decided records an outcome judged ({row['positives']} "
+            f"positive, {row['differing']} decided differently), realised cost under "
+            f"policy {figures['policy_version']}:\n"
+            f"  champion (acted on):   {row['champion']['mean']:,.2f} per record "
+            f"({row['champion']['total']:,.2f} in all)\n"
+            f"  challenger (shadow):   {row['challenger']['mean']:,.2f} per record "
+            f"({row['challenger']['total']:,.2f} in all)\n"
+            f"  difference {diff['mean']:+,.2f} (paired 95% interval {diff['low']:+,.2f} to "
+            f"{diff['high']:+,.2f}): {row['verdict']}"
+        )
+    if figures["explored"]:
+        click.echo(
+            f"  ({figures['explored']} judged record(s) left out: exploration replaced the "
+            "champion's decision)"
+        )
 
 
 @model.command("promote")

@@ -197,6 +197,12 @@ def lineage(ctx: click.Context, record_id: str, as_json: bool) -> None:
         )
         for reason in record.reasons or []:
             click.echo(f"      {reason}")
+    for shadow in trail.shadow:
+        click.echo(
+            f"  shadow     {shadow.decision} (score {shadow.score:.3f}, challenger "
+            f"{shadow.model_name} v{shadow.model_version} beside v{shadow.champion_version}, "
+            f"policy {shadow.policy_version}, run {shadow.run_id[:12]}): not acted on"
+        )
     if record.receipt:
         click.echo(f"  receipt    {record.receipt}")
     if record.superseded_by:

@@ -116,6 +116,15 @@ class RetrainSpec(Section):
     """When an outcome of a decision may teach and judge (:mod:`.feedback_spec`)."""
 
 
+class ShadowSpec(Section):
+    """Shadow mode (:mod:`rpaml_pipeline.shadow`): the retrain job keeps a challenger the
+    evidence did not promote as the shadow challenger, the scoring stage asks the service
+    to score it beside the champion, and the store keeps its decisions, which nothing acts
+    on. Off by default: it costs the service a second prediction per record."""
+
+    enabled: bool = False
+
+
 def policy_issues(
     policy: PolicySpec,
     labels: set[int] | None,

@@ -22,6 +22,7 @@ from rpaml_pipeline.process.decision_spec import (
     PolicySpec,
     RetrainSpec,
     SelectionSpec,
+    ShadowSpec,
 )
 from rpaml_pipeline.process.delivery_targets import (
     DeliverableState,
@@ -272,6 +273,7 @@ class ModelSpec(Section):
     """Recipes training chooses among by cross-validated business cost."""
     selection: SelectionSpec = Field(default_factory=SelectionSpec)
     retrain: RetrainSpec = Field(default_factory=RetrainSpec)
+    shadow: ShadowSpec = Field(default_factory=ShadowSpec)
 
 
 # --- robots and schedules ---------------------------------------------------------------

@@ -36,6 +36,7 @@ from rpaml_pipeline.store.schema import (
     records,
     runs,
 )
+from rpaml_pipeline.store.shadow import ShadowDecisions
 
 
 class LineageReading:
@@ -46,6 +47,7 @@ class LineageReading:
         self._batches = batches_
         self._reading = reading
         self._labels = Labels(ctx)
+        self._shadow = ShadowDecisions(ctx)
 
     def positions(self, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
         """``record_id -> row`` of a batch."""
@@ -210,6 +212,7 @@ class LineageReading:
             revisions=self._reading.records(revision_ids),
             enrichments=found,
             labels=self._labels.of_record(record_id),
+            shadow=self._shadow.of_record(record_id),
         )
 
     def run_record_ids(self, run_id: str, step: str) -> list[str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rpaml_pipeline.store.labels import RecordLabel
+from rpaml_pipeline.store.shadow import ShadowDecision
 from rpaml_pipeline.store.states import RecordState
 
 
@@ -203,6 +204,8 @@ class RecordLineage:
     """Data robots looked up for this record elsewhere, oldest first."""
     labels: list[RecordLabel] = field(default_factory=list)
     """Labels judging this record's decision, oldest first."""
+    shadow: list[ShadowDecision] = field(default_factory=list)
+    """The challengers' decisions beside the champion's (shadow mode), never acted on."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ PostgreSQL (scale-out). It is split by aggregate, each in its own module:
 :mod:`.lineage_read`        the lineage read model: a record's trail
 :mod:`.source_positions`    what stream, bucket and SQL sources took (claimed ingest)
 :mod:`.labels`              labels that judge decisions (outcomes, reviews)
+:mod:`.shadow`              the challenger's decisions beside the champion's (shadow mode)
 :mod:`.review_queue`        the review queue: escalated records, reviewers' leases
 :mod:`.review_decisions`    reviewers' decisions, their labels, the review audit trail
 ==========================  =====================================================
@@ -57,6 +58,7 @@ from rpaml_pipeline.store.records import (
 from rpaml_pipeline.store.review_decisions import ReviewDecisions
 from rpaml_pipeline.store.review_queue import ReviewQueue
 from rpaml_pipeline.store.runs import Runs
+from rpaml_pipeline.store.shadow import ShadowDecisions
 from rpaml_pipeline.store.source_positions import SourcePositions
 from rpaml_pipeline.store.states import RecordState
 from rpaml_pipeline.store.transitions import Transitions
@@ -94,6 +96,7 @@ class Store:
         self.labels = Labels(self.ctx)
         self.review = ReviewQueue(self.ctx, self.transitions)
         self.review_decisions = ReviewDecisions(self.ctx, self.transitions)
+        self.shadow = ShadowDecisions(self.ctx)
 
     # --- lifecycle ------------------------------------------------------------------
 

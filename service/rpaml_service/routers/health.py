@@ -27,8 +27,11 @@ def _health(store: ModelStore, caller: str | None) -> HealthResponse:
             policy_version=model.policy.version,
             runtime=model.runtime,
             runtime_reason=model.runtime_reason,
+            challenger=None if shadow is None else shadow.version,
+            challenger_error=store.challenger_failures.get(name),
         )
         for name, model in store.models.items()
+        for shadow in [store.challenger(name)]
     }
     models.update((name, FailedModelHealth(error=error)) for name, error in store.failures.items())
     return HealthResponse(status="ok", ready=store.ready, models=dict(sorted(models.items())))

@@ -12,6 +12,11 @@ directions in the OpenAPI schema.
 
 Model reasons are computed only when the request asks (``explain: true``): they cost up
 to one extra prediction per feature and row. The policy's reason is always returned.
+
+``shadow: true`` asks for the model's challenger too (:mod:`rpaml_service.model_store`):
+its decision comes back beside each result (``shadow``), while the champion's stays the
+decision. Shadow mode is asked per request, not assumed from the registry, so a process
+that did not opt in never pays for it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rpaml_models import ColumnRows, FieldIssue, LoadedModel, Scored, ValidatedRows
 from rpaml_models.schema import ROW_FIELD
+from rpaml_models.shadow import ShadowScores
 from rpaml_service.batching import INLINE_ROWS, MicroBatcher
 from rpaml_service.dependencies import LoadedModelDep, require_score_scope
 from rpaml_service.metrics import ModelMetrics, ServiceMetrics
@@ -101,18 +107,47 @@ async def score(request: Request, model: LoadedModelDep) -> Response:
     rows = [record["features"] for record in records]
     validated = await _validate(model, rows, bound, ("body", "records"))
     batcher: MicroBatcher = state.batcher
-    results = await batcher.score(model, validated, explain=parsed.get("explain", False))
-    body = records_answer(model, records, results)
-    observe(bound, results, started)
+    answer = await batcher.score_beside(
+        model,
+        validated,
+        explain=parsed.get("explain", False),
+        shadow=shadow_of(state, model, parsed),
+    )
+    body = records_answer(model, records, answer.results, answer.shadow)
+    observe(bound, answer.results, started)
     return Response(body, media_type=_JSON)
 
 
+def shadow_of(state: Any, model: LoadedModel, parsed: Mapping[str, Any]) -> LoadedModel | None:
+    """The challenger to score in shadow, when the request asks and one is served."""
+    if not parsed.get("shadow", False):
+        return None
+    challenger: LoadedModel | None = state.model_store.challenger(model.name)
+    return challenger
+
+
 def records_answer(
-    model: LoadedModel, records: Sequence[Mapping[str, Any]], results: list[Scored]
+    model: LoadedModel,
+    records: Sequence[Mapping[str, Any]],
+    results: list[Scored],
+    shadow: ShadowScores | None = None,
 ) -> bytes:
     """The JSON body answering a records request (a :class:`ScoreResponse`)."""
     model_version = model.version
     policy_version = model.policy.version
+    beside: list[dict[str, Any] | None] = [None] * len(results)
+    if shadow is not None:
+        costs: Sequence[dict[str, float] | None] = shadow.expected_costs or [None] * len(shadow)
+        beside = [
+            {
+                "model_version": shadow.version,
+                "policy_version": shadow.policy_version,
+                "score": score,
+                "decision": action,
+                "expected_costs": cost,
+            }
+            for score, action, cost in zip(shadow.scores, shadow.actions, costs, strict=True)
+        ]
     return orjson.dumps(
         {
             "model": model.name,
@@ -127,14 +162,20 @@ def records_answer(
                     "expected_costs": scored.expected_costs,
                     "model_version": model_version,
                     "policy_version": policy_version,
+                    "shadow": shadowed,
                 }
-                for record, scored in zip(records, results, strict=True)
+                for record, scored, shadowed in zip(records, results, beside, strict=True)
             ],
         }
     )
 
 
-def columns_answer(model: LoadedModel, ids: list[str] | None, results: list[Scored]) -> bytes:
+def columns_answer(
+    model: LoadedModel,
+    ids: list[str] | None,
+    results: list[Scored],
+    shadow: ShadowScores | None = None,
+) -> bytes:
     """The JSON body answering a columnar request (a :class:`ColumnarScoreResponse`)."""
     return orjson.dumps(
         {
@@ -146,6 +187,15 @@ def columns_answer(model: LoadedModel, ids: list[str] | None, results: list[Scor
             "decisions": [scored.action for scored in results],
             "reasons": [scored.reasons for scored in results],
             "expected_costs": [scored.expected_costs for scored in results],
+            "shadow": None
+            if shadow is None
+            else {
+                "model_version": shadow.version,
+                "policy_version": shadow.policy_version,
+                "scores": shadow.scores,
+                "decisions": shadow.actions,
+                "expected_costs": shadow.expected_costs,
+            },
         }
     )
 
@@ -217,9 +267,14 @@ async def score_columns(request: Request, model: LoadedModelDep) -> Response:
             [_feature_error(issue, view, ("body", "records")) for issue in issues]
         )
     batcher: MicroBatcher = state.batcher
-    results = await batcher.score(model, validated, explain=parsed.get("explain", False))
-    body = columns_answer(model, ids, results)
-    observe(bound, results, started)
+    answer = await batcher.score_beside(
+        model,
+        validated,
+        explain=parsed.get("explain", False),
+        shadow=shadow_of(state, model, parsed),
+    )
+    body = columns_answer(model, ids, answer.results, answer.shadow)
+    observe(bound, answer.results, started)
     return Response(body, media_type=_JSON)
 
 

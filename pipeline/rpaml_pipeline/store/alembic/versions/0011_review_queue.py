@@ -1,11 +1,8 @@
 """The human review queue: queued items with their leases, reviewers' decisions, audit.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
-
-(0010 is another branch's; whichever lands second points its ``down_revision`` at the
-other, so the chain stays one line.)
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from alembic import op
 from rpaml_pipeline.store.schema import UtcDateTime
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
