@@ -21,6 +21,7 @@ import pandas as pd
 from rpaml_models import ModelRegistry, training_data_hash
 from rpaml_models.selection import Candidate, SelectionSettings, select_and_train
 from rpaml_pipeline.canonical import sha256_hex
+from rpaml_pipeline.drifted_pattern import DriftedPattern
 from rpaml_pipeline.errors import TrainingError
 from rpaml_pipeline.label_maturity import mature_only
 from rpaml_pipeline.model_spec import decision_policy, feature_schema
@@ -140,6 +141,7 @@ def train_from_store(
     *,
     run_id: str | None = None,
     split: EvidenceSplit = evidence_split,
+    pattern: DriftedPattern | None = None,
 ) -> TrainingOutcome:
     """Train on the labeled records, register the model, promote it when it is better.
 
@@ -147,7 +149,9 @@ def train_from_store(
     was trained on, its cost per record is lower with the whole paired bootstrap interval
     of the difference below zero; the comparison is stored with the promotion.
     ``split`` chooses the evidence (a random stratified half of what the champion never
-    saw by default; :func:`rpaml_pipeline.retraining.time_split` for the retrain job).
+    saw by default; :func:`rpaml_pipeline.retraining.time_split` for the retrain job);
+    with ``pattern`` the inputs drift, and the challenger must be better on the evidence
+    like it too (:func:`rpaml_pipeline.promotion.judge`).
     """
     registry = ModelRegistry(registry_dir)
     name = process.model.name
@@ -213,7 +217,9 @@ def train_from_store(
         training_keys=train.keys,
         reference=result.reference,
     )
-    decision = judge(registry, name, metadata.version, champion, evidence, policy, settings.seed)
+    decision = judge(
+        registry, name, metadata.version, champion, evidence, policy, settings.seed, pattern
+    )
     if decision.promote:
         registry.promote(
             name,

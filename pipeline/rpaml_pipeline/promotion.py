@@ -19,9 +19,11 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from rpaml_models import DecisionPolicy, ModelRegistry, training_data_hash
-from rpaml_models.comparison import BETTER, compare_versions
+from rpaml_models.comparison import BETTER, WORSE, compare_versions
 from rpaml_models.evaluation import amounts_of
+from rpaml_pipeline.drifted_pattern import DriftedPattern
 from rpaml_pipeline.errors import TrainingError
+from rpaml_pipeline.monitoring.drift_check import SCORE
 
 # Fewer records the champion never saw than this (or fewer positives than MIN_POSITIVES)
 # cannot compare two versions; the challenger is then trained on everything and waits
@@ -154,8 +156,15 @@ def judge(
     evidence: LabeledRecords,
     policy: DecisionPolicy,
     seed: int,
+    pattern: DriftedPattern | None = None,
 ) -> PromotionDecision:
-    """Promote a first model; a later one only when the comparison says ``better``."""
+    """Promote a first model; a later one only when the comparison says ``better``.
+
+    With ``pattern`` (the inputs drift: :mod:`rpaml_pipeline.drifted_pattern`), evidence
+    from before the change says little about the records that changed: the challenger must
+    also be better on the evidence records like the drifted pattern, and there must be
+    enough of them; until then it waits (:func:`_judge_on_pattern`).
+    """
     if champion is None:
         return PromotionDecision(True, "first model of this process", None)
     if len(evidence.keys) == 0:
@@ -175,9 +184,63 @@ def judge(
         f"{diff['low']:+,.2f} to {diff['high']:+,.2f})"
     )
     verdict = str(comparison["verdict"])
+    if pattern is not None:
+        return _judge_on_pattern(
+            registry, name, version, champion, evidence, policy, seed, pattern, comparison
+        )
     promote = verdict == BETTER
     reason = ("promoted: " if promote else f"not promoted ({verdict}): ") + figures
     return PromotionDecision(promote, reason, verdict, {"comparison": comparison})
+
+
+def _judge_on_pattern(
+    registry: ModelRegistry,
+    name: str,
+    version: str,
+    champion: str,
+    evidence: LabeledRecords,
+    policy: DecisionPolicy,
+    seed: int,
+    pattern: DriftedPattern,
+    overall: dict[str, Any],
+) -> PromotionDecision:
+    """Better on the records like the drifted pattern, and not worse on all of them."""
+    model = registry.load(name, champion)
+    columns: dict[str, Any] = {str(c): evidence.frame[c].tolist() for c in evidence.frame.columns}
+    columns[SCORE] = model.score_frame(model.schema.coerce_frame(evidence.frame)).tolist()
+    like = evidence.subset(np.flatnonzero(pattern.members(columns, len(evidence.keys))))
+    positives = int(like.labels.sum())
+    drifting = f"the inputs drift from v{pattern.version}'s training ({pattern.describe()})"
+    if len(like.keys) < MIN_EVIDENCE or positives < MIN_POSITIVES:
+        return PromotionDecision(
+            False,
+            f"not promoted (waiting): {drifting}, and only {len(like.keys)} evidence records "
+            f"({positives} positive) look like them (need {MIN_EVIDENCE} with "
+            f"{MIN_POSITIVES} positive)",
+            None,
+            {"comparison": overall, "drifted_pattern": pattern.describe()},
+        )
+    focused = compare(registry, name, version, champion, like, policy, seed)
+    verdict, overall_verdict = str(focused["verdict"]), str(overall["verdict"])
+    promote = verdict == BETTER and overall_verdict != WORSE
+    diff = focused["difference"]
+    reason = (
+        ("promoted: " if promote else f"not promoted ({verdict}, overall {overall_verdict}): ")
+        + f"{drifting}; on the {focused['records']} evidence records like them, cost per "
+        f"record {focused['challenger']['mean']:,.2f} against {focused['champion']['mean']:,.2f}"
+        f" (difference {diff['mean']:+,.2f}, 95% interval {diff['low']:+,.2f} to "
+        f"{diff['high']:+,.2f}); overall {overall_verdict}"
+    )
+    return PromotionDecision(
+        promote,
+        reason,
+        verdict,
+        {
+            "comparison": overall,
+            "pattern_comparison": focused,
+            "drifted_pattern": pattern.describe(),
+        },
+    )
 
 
 def compare_in_store(

@@ -12,7 +12,9 @@ ordered by when their label was captured; the earliest join the challenger's tra
 and the latest ``evidence_share`` of them are the evidence both versions are compared on.
 The challenger thus learns only what was known before the cut-off and is judged on what
 came after it, as it would be used. Promotion follows the evidence rule of
-:mod:`rpaml_pipeline.promotion` (paired bootstrap of the business cost difference). A
+:mod:`rpaml_pipeline.promotion` (paired bootstrap of the business cost difference); while
+the latest judged scoring run has a drift alert, the challenger must also be better on the
+evidence records like the drifted pattern, and enough of them must exist. A
 training that fails raises :class:`~rpaml_pipeline.errors.TrainingError` before anything is
 registered or promoted, so the champion keeps serving.
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rpaml_models import ModelRegistry
+from rpaml_pipeline.drifted_pattern import drifted_pattern
 from rpaml_pipeline.model_training import TrainingOutcome, labeled_records, train_from_store
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.promotion import MIN_EVIDENCE, MIN_POSITIVES, EvidenceSplit, LabeledRecords
@@ -123,7 +126,11 @@ def retrain_from_store(
             (records.captured_at[i] for i, key in enumerate(records.keys) if key in kept),
             default=None,
         )
-    training = train_from_store(store, process, registry_dir, run_id=run_id, split=split)
+    # While the inputs drift, evidence from before the change must not promote on its own.
+    pattern = drifted_pattern(store, process.name, name, registry, process.monitoring.min_rows)
+    training = train_from_store(
+        store, process, registry_dir, run_id=run_id, split=split, pattern=pattern
+    )
     shadow = None
     if process.model.shadow.enabled and training.trained and not training.promoted:
         shadow = training.version
