@@ -151,7 +151,29 @@ def dump_json(value: Any) -> str:
     try:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:  # orjson.JSONEncodeError: e.g. an integer beyond 64 bits
-        return json.dumps(value)
+        try:
+            return json.dumps(value)
+        except ValueError:
+            # An integer beyond the interpreter's limit for integer text (4,300 digits,
+            # sys.int_info) cannot be written at all: junk parsed as a number (such a
+            # value never passes a contract); it is stored as a note of its size.
+            return json.dumps(_writable(value))
+
+
+def _writable(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > _INT_TEXT_BITS:
+            return f"<integer of {value.bit_length()} bits, too long to write>"
+        return value
+    if isinstance(value, Mapping):
+        return {key: _writable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_writable(item) for item in value]
+    return value
+
+
+# Integers of up to this many bits are below the 4,300-digit limit of int-to-text.
+_INT_TEXT_BITS = 14_000
 
 
 def load_json(text: str | bytes) -> Any:

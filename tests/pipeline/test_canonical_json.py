@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rpaml_pipeline.canonical import canonical_json, sha256_hex, to_jsonable
+from rpaml_pipeline.canonical import canonical_json, dump_json, load_json, sha256_hex, to_jsonable
 
 
 def reference(value: Any) -> str:
@@ -45,3 +45,14 @@ def test_text_that_looks_like_a_small_float_is_written_unchanged() -> None:
     payload = {"channel": "e-mail", "note": "ratio 0.00001 and 1e-5"}
     assert canonical_json(payload) == reference(payload)
     assert sha256_hex(payload) == sha256_hex(dict(reversed(payload.items())))
+
+
+def test_an_integer_too_long_to_write_is_stored_as_a_note_of_its_size() -> None:
+    # Junk parsed as a number: beyond the interpreter's 4,300-digit limit for int-to-text.
+    huge = 1 << 20_000
+    text = dump_json({"amount": huge, "nested": [1, {"n": huge}], "wide": 2**70})
+    stored = load_json(text)
+    assert stored["amount"] == "<integer of 20001 bits, too long to write>"
+    assert stored["nested"] == [1, {"n": "<integer of 20001 bits, too long to write>"}]
+    # Integers that can be written stay exact, beyond 64 bits too.
+    assert stored["wide"] == 2**70
