@@ -49,7 +49,10 @@ def app_url(sqlite_store: Store, review_server: Callable[..., Any]) -> Iterator[
 
 def _log_in_by_keyboard(page: Page, url: str, name: str) -> None:
     page.goto(f"{url}/login")
-    page.keyboard.type(name)  # the name field has the focus
+    # The name field takes the focus (autofocus), which Chromium applies after the load
+    # event it may return on: typing before that would go nowhere.
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
+    page.keyboard.type(name)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORDS[name])
     page.keyboard.press("Enter")
