@@ -24,7 +24,7 @@ from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.stages import ProcessStage, run_stage
 from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim
-from staged_claims import PROCESS_FILE, process_all, stage
+from staged_claims import PROCESS_FILE, act_on_all_decided, process_all, stage
 
 
 def _score(store: Store, process: ProcessDefinition, url: str, key: str, **kwargs: object) -> None:
@@ -192,13 +192,7 @@ def test_an_approvals_outcome_waits_until_its_cohort_is_mature(
     stage(store, process.name, opened, "collect_claims")
     process_all(store, process)
     _score(store, process, service_url, service_key)
-    decided = {
-        r.natural_key: r for chunk in store.iter_records(process.name, "decided") for r in chunk
-    }
-    store.claim(process.name, "decided", owner="robot", limit=len(decided))
-    for record in decided.values():
-        store.mark_acting(record.record_id, owner="robot")
-        store.record_action(record.record_id, receipt="RCPT-1", outcome="applied")
+    decided = act_on_all_decided(store, process)
     # Everything closes as paid; the newest closing date is 10 days after the latest report.
     today = max(c.reported_date for c in opened) + dt.timedelta(days=10)
     closed = [
@@ -295,11 +289,7 @@ def test_a_promotion_is_costed_on_the_same_claims_by_both_versions(
     stage(store, process.name, opened, "collect_claims")
     process_all(store, process)
     _score(store, process, service_url, service_key)
-    decided = [r for chunk in store.iter_records(process.name, "decided") for r in chunk]
-    store.claim(process.name, "decided", owner="robot", limit=len(decided))
-    for record in decided:
-        store.mark_acting(record.record_id, owner="robot")
-        store.record_action(record.record_id, receipt="RCPT-1", outcome="applied")
+    decided = list(act_on_all_decided(store, process).values())
     truth = {c.claim_id: c.fraud_probability for c in opened}
     registry = ModelRegistry(registry_dir)
     version = trained.version

@@ -18,7 +18,7 @@ from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.stages import MonitorStage, ProcessStage, ScoreStage, run_stage
 from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim
-from staged_claims import PROCESS_FILE, process_all, stage
+from staged_claims import PROCESS_FILE, act_on_all_decided, process_all, stage
 
 IMAGE = re.compile(r"<img alt='([^']+)' src='data:image/png;base64,([A-Za-z0-9+/=]+)'>")
 
@@ -77,11 +77,7 @@ def test_report_with_drift_then_with_labels(
 
     # The decisions are applied, then the claims close and come back with their outcome
     # (here the sandbox's truth) through the history export: labels judging the decisions.
-    decided = [r for chunk in store.iter_records(process.name, "decided") for r in chunk]
-    store.claim(process.name, "decided", owner="robot", limit=len(decided))
-    for record in decided:
-        store.mark_acting(record.record_id, owner="robot")
-        store.record_action(record.record_id, receipt="RCPT-00000001", outcome="applied")
+    decided = list(act_on_all_decided(store, process).values())
     closed = [
         dataclasses.replace(
             claim,

@@ -16,7 +16,7 @@ from rpaml_pipeline.scoring_stage import score_validated
 from rpaml_pipeline.stages import ProcessStage, run_stage
 from rpaml_pipeline.store import Store
 from rpaml_sandbox.portal.generator import GeneratedClaim
-from staged_claims import process_all, stage
+from staged_claims import act_on_all_decided, process_all, stage
 
 
 def test_the_process_stage_links_outcomes_to_the_decisions_they_judge(
@@ -33,13 +33,7 @@ def test_the_process_stage_links_outcomes_to_the_decisions_they_judge(
     run_id = store.start_run(process.name, "score")
     with ScoringClient(service_url, api_key=service_key) as client:
         score_validated(store, process, client, run_id=run_id)
-    decided = {
-        r.natural_key: r for chunk in store.iter_records(process.name, "decided") for r in chunk
-    }
-    store.claim(process.name, "decided", owner="robot", limit=len(decided))
-    for record in decided.values():
-        store.mark_acting(record.record_id, owner="robot")
-        store.record_action(record.record_id, receipt="RCPT-00000001", outcome="applied")
+    decided = act_on_all_decided(store, process)
 
     # Half of them close: the history robot stages them with their outcome.
     closing = opened[:6]

@@ -31,7 +31,7 @@ from rpaml_pipeline.store import Store
 from rpaml_pipeline.store.records import StoredRecord
 from rpaml_robots.staging import Staging
 from rpaml_sandbox.portal.generator import GeneratedClaim
-from staged_claims import PROCESS_FILE, process_all, stage
+from staged_claims import PROCESS_FILE, act_on_all_decided, process_all, stage
 
 MODEL = "claims_fraud"
 
@@ -218,11 +218,7 @@ def test_compare_reports_the_realised_cost_of_both_on_the_same_records(
     )
     assert "(40 shadow decision(s) stored)" in before.output
 
-    decided = {r.natural_key: r for c in store.iter_records(process.name, "decided") for r in c}
-    store.claim(process.name, "decided", owner="robot", limit=len(decided))
-    for record in decided.values():
-        store.mark_acting(record.record_id, owner="robot")
-        store.record_action(record.record_id, receipt="RCPT-00000001", outcome="applied")
+    decided = act_on_all_decided(store, process)
     # Three in four close with their outcome; the others are still open.
     closing = opened[:30]
     closed = [

@@ -13,6 +13,7 @@ from pathlib import Path
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.processing import process_collected
 from rpaml_pipeline.store import IncomingRecord, Store
+from rpaml_pipeline.store.records import StoredRecord
 from rpaml_sandbox.desktop.policies import policy_for_claim
 from rpaml_sandbox.portal.display import display_values
 from rpaml_sandbox.portal.generator import GeneratedClaim
@@ -92,3 +93,15 @@ def process_all(store: Store, process: ProcessDefinition) -> dict[str, object]:
     summary = process_collected(store, process, run_id).as_dict()
     store.finish_run(run_id, "succeeded", summary)
     return summary
+
+
+def act_on_all_decided(store: Store, process: ProcessDefinition) -> dict[str, StoredRecord]:
+    """Apply every decided record as the act robot would (lease, acting, receipt); return
+    the records as they were decided, by natural key."""
+    chunks = store.iter_records(process.name, "decided")
+    decided = {record.natural_key: record for chunk in chunks for record in chunk}
+    store.claim(process.name, "decided", owner="robot", limit=len(decided))
+    for record in decided.values():
+        store.mark_acting(record.record_id, owner="robot")
+        store.record_action(record.record_id, receipt="RCPT-00000001", outcome="applied")
+    return decided
