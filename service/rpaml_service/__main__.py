@@ -13,7 +13,6 @@ status 2, whatever address it was asked to bind.
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,57 +22,8 @@ import uvicorn
 from rpaml_service.app import create_app
 from rpaml_service.errors import ConfigurationError
 from rpaml_service.middleware import configure_logging
+from rpaml_service.serving import ReadyServer, bind_socket, serve, url_of
 from rpaml_service.settings import ServiceSettings
-
-
-class _ReadyServer(uvicorn.Server):
-    """A uvicorn server that announces its URL once it is serving.
-
-    uvicorn finishes the app's lifespan (model loading) before ``startup`` returns, so
-    the announcement means "loaded and accepting connections", not just "bound".
-    """
-
-    def __init__(self, config: uvicorn.Config, *, url: str, ready_file: Path | None) -> None:
-        super().__init__(config)
-        self.url = url
-        self.ready_file = ready_file
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if not self.started or self.should_exit:
-            return
-        if self.ready_file is not None:
-            # Written to a temporary name and renamed so a reader never sees half a URL.
-            partial = self.ready_file.with_name(self.ready_file.name + ".tmp")
-            partial.write_text(self.url + "\n", encoding="utf-8")
-            partial.replace(self.ready_file)
-        print(f"SERVICE_URL={self.url}", flush=True)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Removed here rather than after run(): on SIGTERM uvicorn re-raises the signal
-        # once shutdown is done, so code after run() would never execute.
-        await super().shutdown(sockets=sockets)
-        if self.ready_file is not None:
-            self.ready_file.unlink(missing_ok=True)
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind a listening-ready TCP socket; port 0 lets the kernel pick a free one."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _url_for(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -129,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"error: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    url = _url_for(sock)
     config = uvicorn.Config(
         app,
         log_level=args.log_level,
@@ -144,15 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         loop="auto",
         http="auto",
     )
-    server = _ReadyServer(config, url=url, ready_file=args.ready_file)
-    try:
-        # After a graceful shutdown on SIGTERM/SIGINT uvicorn re-raises the signal, so the
-        # exit status tells a supervisor the process was stopped by it.
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    # uvicorn sets started only when the lifespan succeeded; a failed startup is an error.
-    return 0 if server.started else 1
+    server = ReadyServer(config, name="SERVICE", url=url_of(sock), ready_file=args.ready_file)
+    return 0 if serve(server, sock) else 1
 
 
 if __name__ == "__main__":
