@@ -11,10 +11,19 @@ as the verdict was reached. A record belongs to the pattern when its value falls
 bin for at least half of the flagged inputs: a claim that shares one new trait with the new
 pattern is not yet the pattern. Exploration sends those to investigation
 (:mod:`rpaml_pipeline.exploration`); nothing here knows what the features mean.
+
+The pattern also knows when it began: :attr:`DriftedPattern.since` is the start of the last
+judged scoring run before the unbroken streak of drift alerts (whichever versions scored),
+so records captured after it belong to the drift's era. Evidence about the pattern, and the
+question whether a model has learned it, count only those (:mod:`rpaml_pipeline.promotion`):
+the same bins held records before the drift, at their old share, and those say nothing about
+what is new.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +53,9 @@ class DriftedPattern:
     run_id: str
     references: Mapping[str, BinnedReference]
     grown: Mapping[str, frozenset[int]]
+    since: dt.datetime | None = None
+    """Start of the last judged run without a drift alert before this one's streak (None:
+    no such run among the recent ones, so every record may be of the drift's era)."""
 
     def members(self, columns: Mapping[str, Sequence[object]], rows: int) -> npt.NDArray[np.bool_]:
         """Which of ``rows`` records (``columns``: input name -> values, the score under
@@ -84,7 +96,26 @@ def drifted_pattern(
             return None
         version = str(alerts[0].get("model_version") or judged[0])
         flagged = {str(a.get("feature")) for a in alerts if a.get("model_version") == version}
-        return _pattern(runs[position:], run.run_id, version, flagged, registry, model, min_rows)
+        found = _pattern(runs[position:], run.run_id, version, flagged, registry, model, min_rows)
+        if found is None:
+            return None
+        return dataclasses.replace(found, since=_last_clean_start(runs[position + 1 :], model))
+    return None
+
+
+def _last_clean_start(runs: Sequence[Any], model: str) -> dt.datetime | None:
+    """When the newest of ``runs`` (newest first) judged without a drift alert began."""
+    for run in runs:
+        drift: Mapping[str, Any] = (run.summary or {}).get("drift") or {}
+        if drift.get("model") not in (None, model):
+            continue
+        versions: Mapping[str, Any] = drift.get("versions") or {}
+        if not any((figures or {}).get("judged") for figures in versions.values()):
+            continue
+        alerts = [a for a in drift.get("alerts") or [] if isinstance(a, Mapping)]
+        if not any(a.get("level") == "alert" for a in alerts):
+            started: dt.datetime = run.started_at
+            return started
     return None
 
 

@@ -6,10 +6,11 @@ falls below the share, so the same record is picked in every run and replay, and
 records picked at a small share are among those picked at a larger one. The share is
 ``share``, and ``share_on_drift`` for the records of the drifted pattern while the latest
 judged scoring run carries a drift alert (:mod:`rpaml_pipeline.drifted_pattern`): when the
-inputs move, what looks like the new pattern is looked at by a person until a model that
-learned it takes over. A picked record whose decision is another action gets ``action``
-instead, with a first reason naming the decision it replaced; every action's expected cost
-stays as the policy computed it, so the price of exploring shows in realised cost.
+inputs move, what looks like the new pattern is looked at by a person until the champion
+was trained on enough of it (:func:`learned_by_champion`). A picked record whose decision
+is another action gets ``action`` instead, with a first reason naming the decision it
+replaced; every action's expected cost stays as the policy computed it, so the price of
+exploring shows in realised cost.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 
 from rpaml_models import ModelRegistry
 from rpaml_pipeline.drifted_pattern import DriftedPattern, drifted_pattern
+from rpaml_pipeline.model_training import labeled_records
 from rpaml_pipeline.monitoring.drift_check import SCORE
 from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.promotion import MIN_EVIDENCE, MIN_POSITIVES, drift_era_like
 from rpaml_pipeline.scoring import ScoreResult
 from rpaml_pipeline.store import Store
 
@@ -40,6 +43,9 @@ class Exploration:
     share_on_drift: float = 0.0
     pattern: DriftedPattern | None = None
     """The drifted pattern whose records are explored at ``share_on_drift`` (None: none)."""
+    learned: str | None = None
+    """Why a drifted pattern is no longer explored: the champion learned it
+    (:func:`learned_by_champion`)."""
 
     def draw(self, natural_key: str) -> float:
         """The record's seeded draw in [0, 1): picked when below the share."""
@@ -93,12 +99,48 @@ def exploration_for(
     spec = process.policy.exploration
     if spec is None or (spec.share == 0 and spec.share_on_drift == 0):
         return None
-    pattern = None
+    pattern, learned = None, None
     if spec.share_on_drift > spec.share:
         pattern = drifted_pattern(
             store, process.name, process.model.name, registry, process.monitoring.min_rows
         )
-    return Exploration(spec.action, spec.share, spec.seed, spec.share_on_drift, pattern)
+        if pattern is not None:
+            learned = learned_by_champion(store, process, registry, pattern)
+            pattern = None if learned is not None else pattern
+    return Exploration(spec.action, spec.share, spec.seed, spec.share_on_drift, pattern, learned)
 
 
-__all__ = ["EXPLORED", "Exploration", "exploration_for"]
+def learned_by_champion(
+    store: Store, process: ProcessDefinition, registry: ModelRegistry, pattern: DriftedPattern
+) -> str | None:
+    """Why the champion needs no more exploration of ``pattern``, or None while it does.
+
+    Exploration buys the labels a model lacks. Once the champion was trained on as many
+    records of the drift's era like the pattern as a promotion needs as evidence
+    (:data:`~rpaml_pipeline.promotion.MIN_EVIDENCE`, with
+    :data:`~rpaml_pipeline.promotion.MIN_POSITIVES` positive), its own decisions on them are
+    informed, and escalating them all would only cost: the drift alert may stay (its
+    reference is the whole training set, mostly older), the exploration stops. Without a
+    known start of the drift (:attr:`DriftedPattern.since`) nothing counts as learned.
+    """
+    name = process.model.name
+    champion = registry.champion(name)
+    if champion is None or pattern.since is None:
+        return None
+    keys = registry.training_keys(name, champion)
+    if not keys:
+        return None
+    records = labeled_records(store, process)
+    trained = records.subset([i for i, key in enumerate(records.keys) if key in keys])
+    like = drift_era_like(registry, name, champion, trained, pattern)
+    positives = int(like.labels.sum())
+    if len(like.keys) < MIN_EVIDENCE or positives < MIN_POSITIVES:
+        return None
+    return (
+        f"v{champion} was trained on {len(like.keys)} records ({positives} positive) captured "
+        f"since {pattern.since:%Y-%m-%d %H:%M} like the inputs that drifted "
+        f"({pattern.describe()})"
+    )
+
+
+__all__ = ["EXPLORED", "Exploration", "exploration_for", "learned_by_champion"]

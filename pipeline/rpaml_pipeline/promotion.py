@@ -9,6 +9,7 @@ against or without the evidence; the record then says it was an override.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,6 +194,36 @@ def judge(
     return PromotionDecision(promote, reason, verdict, {"comparison": comparison})
 
 
+def drift_era_like(
+    registry: ModelRegistry,
+    name: str,
+    scorer: str,
+    records: LabeledRecords,
+    pattern: DriftedPattern,
+) -> LabeledRecords:
+    """The ``records`` like ``pattern`` (the score under version ``scorer``) that were
+    captured in the drift's era, since :attr:`DriftedPattern.since`: the same bins held
+    records before the drift, at their old share, and those are no evidence of what is new."""
+    if not records.keys:
+        return records
+    model = registry.load(name, scorer)
+    columns: dict[str, Any] = {str(c): records.frame[c].tolist() for c in records.frame.columns}
+    columns[SCORE] = model.score_frame(model.schema.coerce_frame(records.frame)).tolist()
+    like = pattern.members(columns, len(records.keys))
+    if pattern.since is not None and records.captured_at:
+        since = _aware(pattern.since)
+        like &= np.array(
+            [_aware(dt.datetime.fromisoformat(at)) >= since for at in records.captured_at],
+            dtype=np.bool_,
+        )
+    return records.subset(np.flatnonzero(like))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """``moment`` as an aware time (a naive one is UTC, as the store keeps them)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def _judge_on_pattern(
     registry: ModelRegistry,
     name: str,
@@ -204,18 +235,17 @@ def _judge_on_pattern(
     pattern: DriftedPattern,
     overall: dict[str, Any],
 ) -> PromotionDecision:
-    """Better on the records like the drifted pattern, and not worse on all of them."""
-    model = registry.load(name, champion)
-    columns: dict[str, Any] = {str(c): evidence.frame[c].tolist() for c in evidence.frame.columns}
-    columns[SCORE] = model.score_frame(model.schema.coerce_frame(evidence.frame)).tolist()
-    like = evidence.subset(np.flatnonzero(pattern.members(columns, len(evidence.keys))))
+    """Better on the records of the drift's era like the drifted pattern, and not worse on
+    all of them."""
+    like = drift_era_like(registry, name, champion, evidence, pattern)
     positives = int(like.labels.sum())
     drifting = f"the inputs drift from v{pattern.version}'s training ({pattern.describe()})"
     if len(like.keys) < MIN_EVIDENCE or positives < MIN_POSITIVES:
+        era = "" if pattern.since is None else f" since {pattern.since:%Y-%m-%d %H:%M}"
         return PromotionDecision(
             False,
             f"not promoted (waiting): {drifting}, and only {len(like.keys)} evidence records "
-            f"({positives} positive) look like them (need {MIN_EVIDENCE} with "
+            f"({positives} positive) captured{era} look like them (need {MIN_EVIDENCE} with "
             f"{MIN_POSITIVES} positive)",
             None,
             {"comparison": overall, "drifted_pattern": pattern.describe()},

@@ -107,6 +107,7 @@ def score_validated(
                 "run_id": exploration.pattern.run_id,
                 "bins": exploration.pattern.describe(),
             },
+            "pattern_learned": exploration.learned,
         }
     while summary.error is None:
         claimed = store.batches.claim(
