@@ -35,7 +35,6 @@ from rpaml_pipeline.demo import (
     DemoOptions,
     policy_data_file,
     portal_process,
-    sandbox_truth,
     service_key,
     service_process,
     started,
@@ -44,6 +43,7 @@ from rpaml_pipeline.errors import DemoError
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.runtime import Runtime
 from rpaml_pipeline.sandbox_clock import advance_sandbox
+from rpaml_pipeline.sandbox_truth import sandbox_truth
 from rpaml_pipeline.secrets_file import ensure_demo_secrets
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
@@ -106,7 +106,10 @@ def run_business_days(
 ) -> list[DayFigures]:
     """Set the loop up as the demo does (history, first model, service), then run
     ``options.days`` business days; return each day's figures. Raises :class:`DemoError`."""
-    process = load_process(settings.process_file)
+    # The loop measures the model's own policy and the labels it earns: escalations are
+    # worked by the portal's investigators, so the review section is set aside and no
+    # (simulated) reviewer's errors enter the labels or the day's cost.
+    process = load_process(settings.process_file).model_copy(update={"review": None})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = ensure_demo_secrets(settings.secrets_file)
     variables = {**secrets, **settings.variables()}
@@ -331,7 +334,7 @@ def _day_cost(
     if not measured:
         return None, None, None
     costs = measured["cost_per_record"]
-    applied, oracle = costs["rpaml (applied decisions)"], costs["oracle"]
+    applied, oracle = costs[decision_quality.MODEL_ROW], costs["oracle"]
     return round(applied, 2), round(oracle, 2), round(applied / oracle, 4)
 
 

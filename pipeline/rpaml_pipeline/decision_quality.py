@@ -19,25 +19,46 @@ from rpaml_pipeline.model_spec import decision_policy, feature_schema
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.store import Store
 
+MODEL_ROW = "rpaml (model's decisions)"
+"""The row of the model's own decisions in :func:`measure`'s costs."""
 
-def measure(store: Store, process: ProcessDefinition, truth: Mapping[str, float]) -> dict[str, Any]:
+
+def measure(
+    store: Store,
+    process: ProcessDefinition,
+    truth: Mapping[str, float],
+    outcomes: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
     """Expected cost per record of the acted decisions, the oracle and every
-    always-the-same-action rule, from ``truth`` (natural key -> true probability)."""
+    always-the-same-action rule, from ``truth`` (natural key -> true probability).
+
+    A record a person reviewed counts with the model's decision (the review is what its
+    action, an escalation, pays for); what the people then decided is judged apart, against
+    the realised ``outcomes`` (natural key -> outcome value) when given: a reviewer sees
+    the investigation, so the true probability is not what their choice should be held to.
+    """
     policy = decision_policy(process)
     if policy.kind != "costs":
         return {}
+    reviewed = {d.record_id: d for d in store.review_decisions.decisions(process.name)}
     keys: list[str] = []
     chosen: list[int] = []
     amounts: list[float] = []
+    people: list[tuple[int, int, float]] = []  # (their action, outcome, amount)
     for chunk in store.iter_records(process.name, "acted"):
         for record in chunk:
-            if record.decision not in policy.actions or record.natural_key not in truth:
+            review = reviewed.get(record.record_id)
+            decision = record.decision if review is None else review.model_action
+            if decision not in policy.actions or record.natural_key not in truth:
                 continue
             keys.append(record.natural_key)
-            chosen.append(policy.actions.index(record.decision))
+            chosen.append(policy.actions.index(decision))
             features = record.features or {}
             amount = features.get(policy.amount_feature) if policy.amount_feature else None
             amounts.append(float(amount) if isinstance(amount, int | float) else np.nan)
+            if review is not None and outcomes is not None and record.natural_key in outcomes:
+                their = policy.actions.index(review.action)
+                people.append((their, outcomes[record.natural_key], amounts[-1]))
     if not keys:
         return {}
     p = np.array([truth[key] for key in keys], dtype=np.float64)
@@ -49,7 +70,7 @@ def measure(store: Store, process: ProcessDefinition, truth: Mapping[str, float]
 
     applied = cost(choices)
     oracle = cost(policy.choose(p, amount_array))
-    rows: dict[str, float] = {"rpaml (applied decisions)": applied, "oracle": oracle}
+    rows: dict[str, float] = {MODEL_ROW: applied, "oracle": oracle}
     for index, action in enumerate(policy.actions):
         rows[f"{action} everything"] = cost(np.full(len(keys), index, dtype=np.int64))
     return {
@@ -57,6 +78,24 @@ def measure(store: Store, process: ProcessDefinition, truth: Mapping[str, float]
         "cost_per_record": rows,
         "ratio_to_oracle": {name: value / oracle for name, value in rows.items()},
         "actions": {a: int(np.sum(choices == i)) for i, a in enumerate(policy.actions)},
+        "reviewed": _people(policy, people, len(keys)),
+    }
+
+
+def _people(policy: Any, decided: list[tuple[int, int, float]], records: int) -> dict[str, Any]:
+    """How the reviewers' decisions fared against the realised outcomes: the cost their
+    wrong choices added beyond the review itself, per acted record."""
+    if not decided:
+        return {}
+    actions, outcome, amount = (np.array(column) for column in zip(*decided, strict=True))
+    # A realised outcome is a certain one: its cost under the table is the choice's cost.
+    added = expected_costs_given_truth(
+        policy, actions.astype(np.int64), outcome.astype(np.float64), amount.astype(np.float64)
+    )
+    return {
+        "decisions": len(decided),
+        "wrong": int(np.sum(added > 0)),
+        "added_cost_per_record": float(added.sum() / records),
     }
 
 
@@ -71,6 +110,12 @@ def render(quality: Mapping[str, Any]) -> list[str]:
     ratios = quality["ratio_to_oracle"]
     for name, value in quality["cost_per_record"].items():
         lines.append(f"  {name:<28} {value:>10,.0f}   {ratios[name]:6.2f}x oracle")
+    people = quality.get("reviewed") or {}
+    if people:
+        lines.append(
+            f"  the reviewers' {people['decisions']} decisions: {people['wrong']} against the "
+            f"investigation's outcome, adding {people['added_cost_per_record']:,.0f} per record"
+        )
     return lines
 
 

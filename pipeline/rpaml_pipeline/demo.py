@@ -22,8 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from rpaml_models import ModelRegistry
 from rpaml_models.model_card import write_card
 from rpaml_pipeline import decision_quality
@@ -32,6 +30,7 @@ from rpaml_pipeline.demo_review import render_review, review_escalations
 from rpaml_pipeline.errors import DemoError
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.runtime import Runtime
+from rpaml_pipeline.sandbox_truth import outcomes, probabilities, sandbox_claims
 from rpaml_pipeline.secrets_file import SERVICE_KEY, ensure_demo_secrets, write_service_keys
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.stage_timer import StageTimer
@@ -301,24 +300,8 @@ def _decision_quality(
     store: Store, process: ProcessDefinition, portal_url: str, secrets: Mapping[str, str]
 ) -> dict[str, Any]:
     """Compare the decisions with the sandbox's hidden truth (only a sandbox has one)."""
-    return decision_quality.measure(store, process, sandbox_truth(portal_url, secrets))
-
-
-def sandbox_truth(portal_url: str, secrets: Mapping[str, str]) -> dict[str, float]:
-    """Each sandbox claim's true fraud probability (claim id -> probability), for measuring."""
-    response = httpx.get(
-        f"{portal_url}/admin/claims",
-        headers={"X-Admin-Token": secrets["RPAML_PORTAL_ADMIN_TOKEN"]},
-        timeout=60,
-    )
-    response.raise_for_status()
-    # The probability given the claim and its policy's data: the most any policy could know.
-    return {
-        row["claim_id"]: float(
-            row.get("fraud_probability_given_policy") or row["fraud_probability"]
-        )
-        for row in response.json()
-    }
+    claims = sandbox_claims(portal_url, secrets)
+    return decision_quality.measure(store, process, probabilities(claims), outcomes(claims))
 
 
 def render(summary: DemoSummary) -> str:

@@ -300,7 +300,7 @@ def test_a_promotion_is_costed_on_the_same_claims_by_both_versions(
     applied = decision_quality.measure(store, process, truth)["cost_per_record"]
     assert check["records"] == len(decided)
     assert check["cost_per_record"][version] == pytest.approx(
-        applied["rpaml (applied decisions)"], rel=1e-9
+        applied[decision_quality.MODEL_ROW], rel=1e-9
     )
     assert check["oracle"] == pytest.approx(applied["oracle"])
     assert check["oracle"] <= check["cost_per_record"][version]
