@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rpaml_pipeline.errors import RpamlPipelineError
+from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.process import load_process
 from rpaml_pipeline.settings import RpamlSettings
 from rpaml_pipeline.store import Store
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        app = create_app(settings, store, process, portal_url=rpaml.portal_url)
+        emitter = OpenLineageEmitter(rpaml.lineage_file, http_url=rpaml.lineage_url)
+        app = create_app(settings, store, process, portal_url=rpaml.portal_url, emitter=emitter)
         sock = bind_socket(host, port)
     except (ConfigurationError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

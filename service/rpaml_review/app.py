@@ -14,8 +14,11 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from rpaml_pipeline.errors import ReviewError, ReviewItemNotFoundError
-from rpaml_pipeline.process import ProcessDefinition
+from rpaml_pipeline.lineage.openlineage import Dataset, OpenLineageEmitter, rpaml_run_facet
+from rpaml_pipeline.process import ProcessDefinition, process_hash
+from rpaml_pipeline.sources.remote import masked
 from rpaml_pipeline.store import Store
+from rpaml_pipeline.store.states import RecordState
 from rpaml_review.accounts import AccountBook
 from rpaml_review.context import TEMPLATES, ReviewContext
 from rpaml_review.dependencies import LoginRequiredError
@@ -37,12 +40,15 @@ _SECURITY_HEADERS = {
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the run the app's decisions belong to; finish it at shutdown (a crashed app
-    leaves it open, and the owners' sweep closes it as for any dead owner)."""
+    leaves it open, and the owners' sweep closes it as for any dead owner). The run emits
+    OpenLineage START and COMPLETE like every stage: it reads the records waiting for
+    review and writes the decided ones (as many as its reviewers decided)."""
     context: ReviewContext = app.state.review
     context.run_id = await run_in_threadpool(
         context.store.start_run, context.process.name, "review_app", None, None,
         {"accounts": context.accounts.names()},
     )  # fmt: skip
+    await run_in_threadpool(_emit, context, "START")
     try:
         yield
     finally:
@@ -51,12 +57,41 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             context.store.finish_run, context.run_id, "succeeded",
             {"open": stats.open, "decided_today": stats.decided_today},
         )  # fmt: skip
+        await run_in_threadpool(_emit, context, "COMPLETE")
+
+
+def _emit(context: ReviewContext, event_type: str) -> None:
+    """The app's run event: START, or COMPLETE with the count of its decisions."""
+    if context.emitter is None:
+        return
+    process = context.process
+    where = masked(context.store.url)
+    facets = {"rpaml": rpaml_run_facet(process=process.name,
+                                       process_file_hash=process_hash(process))}  # fmt: skip
+    waiting = Dataset(where, f"{process.name}.records.{RecordState.REVIEW.value}")
+    outputs: list[Dataset] = []
+    if event_type == "COMPLETE":
+        decisions = context.store.review_decisions.decisions(process.name)
+        decided = sum(1 for d in decisions if d.run_id == context.run_id)
+        outputs.append(
+            Dataset(where, f"{process.name}.records.{RecordState.DECIDED.value}", decided)
+        )
+    context.emitter.emit(
+        event_type, context.run_id, f"{process.name}.review_app",
+        inputs=[waiting], outputs=outputs, run_facets=facets,
+    )  # fmt: skip
 
 
 def create_app(
-    settings: ReviewSettings, store: Store, process: ProcessDefinition, *, portal_url: str
+    settings: ReviewSettings,
+    store: Store,
+    process: ProcessDefinition,
+    *,
+    portal_url: str,
+    emitter: OpenLineageEmitter | None = None,
 ) -> FastAPI:
-    """Build the review app over ``store`` for ``process``.
+    """Build the review app over ``store`` for ``process`` (its run's lineage to
+    ``emitter``).
 
     Raises
     ------
@@ -78,7 +113,9 @@ def create_app(
     app = FastAPI(
         title="rpaml review", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
     )
-    app.state.review = ReviewContext(settings, store, process, accounts, sessions, portal_url)
+    app.state.review = ReviewContext(
+        settings, store, process, accounts, sessions, portal_url, emitter
+    )
     logger.info("review app for %s, accounts: %s", process.name, accounts.names())
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     for router in (login.router, queue.router, items.router, admin.router):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter
 from rpaml_pipeline.process import ProcessDefinition, ReviewSpec
 from rpaml_pipeline.store import Store
 from rpaml_review.accounts import AccountBook
@@ -28,6 +29,8 @@ class ReviewContext:
     accounts: AccountBook
     sessions: SessionStore
     portal_url: str
+    emitter: OpenLineageEmitter | None = None
+    """Where the app's run emits its OpenLineage events (None: nowhere, in some tests)."""
     run_id: str = field(default="")
 
     @property

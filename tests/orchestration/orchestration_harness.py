@@ -39,14 +39,15 @@ SEED = 5
 
 def orchestrated_process_text(schedules: Mapping[str, str] | None = None) -> str:
     """The shipped claims process, less what these tests do not run: the desktop
-    enrichment robot (and the fields it looks up), drift checks, the inbox source and the
-    delivery targets. ``schedules`` replaces its schedules when given.
+    enrichment robot (and the fields it looks up), drift checks, the inbox source, the
+    delivery targets and the review queue (its escalations are acted on directly).
+    ``schedules`` replaces its schedules when given.
 
     Derived from the shipped file on every run, so the two cannot drift apart.
     """
     data = yaml.safe_load(SHIPPED_PROCESS_FILE.read_text(encoding="utf-8"))
     looked_up = set(data.pop("enrichment")["fields"])
-    for section in ("quality", "sources", "delivery"):
+    for section in ("quality", "sources", "delivery", "review"):
         data.pop(section, None)
     contract = data["contract"]["fields"]
     data["contract"]["fields"] = {k: v for k, v in contract.items() if k not in looked_up}

@@ -71,9 +71,13 @@ def test_a_second_process_is_just_a_file(tmp_path: Path) -> None:
     }
     # Its outcomes mature by its own actions (the claims file's name `approve`).
     data["model"]["retrain"]["maturity"]["days"] = {"settle": 30}  # type: ignore[index]
+    # A thresholds policy names no outcomes, so people's choices could not become labels:
+    # this process acts on its inspections directly.
+    del data["review"]
     definition = load_process(_write(tmp_path, data, "motor_claims.yaml"))
     assert definition.name == "motor_claims"
     assert definition.policy.thresholds is not None
+    assert definition.review is None
 
 
 def test_wrong_type_names_file_key_and_expectation(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ clock the tests move, so leases and sessions expire without waiting.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from openlineage_spec import run_event_errors
 from review_app_client import account_entries, csrf_of, hidden, log_in
 from review_queue_items import queue_claims
+from rpaml_pipeline.lineage.openlineage import OpenLineageEmitter, run_uuid
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.store import Store
 from rpaml_pipeline.store.schema import record_labels, records, review_audit, review_items
@@ -220,3 +223,25 @@ def test_the_app_needs_accounts_and_a_review_section(
         create_app(ReviewSettings(accounts=accounts), store, plain, portal_url="")
     with pytest.raises(ConfigurationError, match="role must be reviewer or admin"):
         create_app(ReviewSettings(accounts=["eve:boss:$argon2id$x"]), store, process, portal_url="")
+
+
+def test_the_apps_run_emits_valid_lineage_with_its_decisions(
+    tmp_path: Path, store: Store, process: ProcessDefinition, accounts: list[str]
+) -> None:
+    emitter = OpenLineageEmitter(tmp_path / "events.jsonl")
+    settings = ReviewSettings(accounts=accounts)
+    app = create_app(settings, store, process, portal_url="http://portal.test", emitter=emitter)
+    with TestClient(app) as client:
+        log_in(client, "ann")
+        for choice in ("approve", "reject"):
+            url, page = _first_item(client)
+            assert _decide(client, url, page, choice).status_code == 303
+    events = [json.loads(line) for line in emitter.path.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert all(run_event_errors(e) == [] for e in events)
+    [run] = [r for r in store.list_runs(process.name) if r.kind == "review_app"]
+    assert {e["run"]["runId"] for e in events} == {run_uuid(run.run_id)}
+    assert events[0]["inputs"][0]["name"] == "claims_triage.records.review"
+    [decided] = events[1]["outputs"]
+    assert decided["name"] == "claims_triage.records.decided"
+    assert decided["outputFacets"]["outputStatistics"]["rowCount"] == 2

@@ -3,7 +3,8 @@ Documentation       The whole loop, end to end, twice, as a user runs it: ``rpam
 ...                 starts the sandbox portal and the scoring service, robots download
 ...                 the history and the model is trained, robots collect the new claims,
 ...                 a robot enriches them from the policy desktop application (on Xvfb),
-...                 the pipeline validates and scores them, robots apply each decision in
+...                 the pipeline validates and scores them, a simulated reviewer decides
+...                 the escalated claims in the review queue, robots apply each decision in
 ...                 the portal in headless Chromium. The portal's own record of actions
 ...                 is the witness that no claim is acted on twice.
 
@@ -28,6 +29,7 @@ First Run Goes Through Every Stage
     Every Collected Claim Should Be Enriched Or Quarantined    ${summary}
     ${processing}=    Get From Dictionary    ${summary}    processing
     Should Be Equal As Integers    ${summary}[scoring][scored]    ${processing}[validated]
+    Escalations Should Have Been Reviewed    ${summary}
     Should Be Equal As Integers    ${summary}[acting][applied]    ${processing}[validated]
 
 Second Run Collects Nothing Twice And Acts On No Claim Again
@@ -63,8 +65,8 @@ Every Run Of Every Kind Is Closed And In Lineage
     ...    each run was closed and emitted valid OpenLineage events naming what it read
     ...    and wrote (the portal, the records, the model version).
     ${kinds}=    Every Run Should Have Valid Lineage Events
-    FOR    ${kind}    IN    history    enrich    process    train    collect    score    act
-    ...    deliver
+    FOR    ${kind}    IN    history    enrich    process    train    collect    score    review
+    ...    act    deliver
         List Should Contain Value    ${kinds}    ${kind}
     END
 
@@ -78,6 +80,16 @@ Claim Should Carry The Decision Once
     Length Should Be    ${claim_actions}    1
     Should Be Equal    ${claim_actions}[0][action]    ${record}[decision]
     Should Be Equal    ${claim_actions}[0][receipt]    ${record}[receipt]
+
+Escalations Should Have Been Reviewed
+    [Documentation]    The shipped process queues its escalations for people: the
+    ...    simulated reviewer decided every one of them (labels marked simulated), and
+    ...    none is left in the queue.
+    [Arguments]    ${summary}
+    ${review}=    Get From Dictionary    ${summary}    review
+    Should Be True    ${review}[reviewed] > 0
+    Should Be Equal As Integers    ${review}[simulated]    ${review}[reviewed]
+    Should Be Equal As Integers    ${review}[still_open]    0
 
 Every Collected Claim Should Be Enriched Or Quarantined
     [Documentation]    The enrichment robot enriched every collected claim whose policy

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import yaml
+
 from rpaml_pipeline.model_spec import decision_policy
 from rpaml_pipeline.process import ProcessDefinition, load_process
 from rpaml_pipeline.scoring import ScoreResult
@@ -32,10 +34,21 @@ review:
 """
 
 
+def without_review(text: str) -> str:
+    """A process file's text with its review section cut out (comments go with it), for
+    tests that give it a review section of their own."""
+    data = yaml.safe_load(text)
+    data.pop("review", None)
+    plain: str = yaml.safe_dump(data, sort_keys=False)
+    return plain
+
+
 def review_process(folder: Path) -> ProcessDefinition:
-    """The claims process with a review section, loaded (and so validated) from a file."""
+    """The claims process with the review section above, loaded (and so validated) from a
+    file in ``folder``."""
     path = folder / "claims_triage_review.yaml"
-    path.write_text(PROCESS_FILE.read_text(encoding="utf-8") + REVIEW_SECTION, encoding="utf-8")
+    text = without_review(PROCESS_FILE.read_text(encoding="utf-8")) + REVIEW_SECTION
+    path.write_text(text, encoding="utf-8")
     return load_process(path)
 
 
