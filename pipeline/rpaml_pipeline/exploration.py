@@ -7,7 +7,7 @@ records picked at a small share are among those picked at a larger one. The shar
 ``share``, and ``share_on_drift`` for the records of the drifted pattern while the latest
 judged scoring run carries a drift alert (:mod:`rpaml_pipeline.drifted_pattern`): when the
 inputs move, what looks like the new pattern is looked at by a person until the champion
-was trained on enough of it (:func:`learned_by_champion`). A picked record whose decision
+learned it (:func:`learned_by_champion`). A picked record whose decision
 is another action gets ``action`` instead, with a first reason naming the decision it
 replaced; every action's expected cost stays as the policy computed it, so the price of
 exploring shows in realised cost.
@@ -20,12 +20,17 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rpaml_models import ModelRegistry
+import numpy as np
+import numpy.typing as npt
+
+from rpaml_models import DecisionPolicy, ModelRegistry
+from rpaml_models.evaluation import amounts_of, realised_costs
 from rpaml_pipeline.drifted_pattern import DriftedPattern, drifted_pattern
+from rpaml_pipeline.model_spec import decision_policy
 from rpaml_pipeline.model_training import labeled_records
 from rpaml_pipeline.monitoring.drift_check import SCORE
 from rpaml_pipeline.process import ProcessDefinition
-from rpaml_pipeline.promotion import MIN_EVIDENCE, MIN_POSITIVES, drift_era_like
+from rpaml_pipeline.promotion import MIN_EVIDENCE, MIN_POSITIVES, LabeledRecords, drift_era_like
 from rpaml_pipeline.scoring import ScoreResult
 from rpaml_pipeline.store import Store
 
@@ -115,13 +120,21 @@ def learned_by_champion(
 ) -> str | None:
     """Why the champion needs no more exploration of ``pattern``, or None while it does.
 
-    Exploration buys the labels a model lacks. Once the champion was trained on as many
-    records of the drift's era like the pattern as a promotion needs as evidence
-    (:data:`~rpaml_pipeline.promotion.MIN_EVIDENCE`, with
-    :data:`~rpaml_pipeline.promotion.MIN_POSITIVES` positive), its own decisions on them are
-    informed, and escalating them all would only cost: the drift alert may stay (its
-    reference is the whole training set, mostly older), the exploration stops. Without a
-    known start of the drift (:attr:`DriftedPattern.since`) nothing counts as learned.
+    Exploration buys the labels a model lacks, and its action is the safe one while the
+    model's own decisions on the pattern are unknown. It stops when both hold:
+
+    - the champion was trained on as many records of the drift's era like the pattern as a
+      promotion needs as evidence (:data:`~rpaml_pipeline.promotion.MIN_EVIDENCE`, with
+      :data:`~rpaml_pipeline.promotion.MIN_POSITIVES` positive);
+    - on the drift era's labeled records like the pattern that it was *not* trained on (at
+      least :data:`~rpaml_pipeline.promotion.MIN_POSITIVES` positive; a promotion while
+      drifting holds such evidence back), its own decisions cost less on average than
+      exploring them all. Having seen the pattern is not having learned it: a champion
+      trained on a few dozen frauds of a new ring may still approve them.
+
+    The drift alert may stay (its reference is the whole training set, mostly older).
+    Without a known start of the drift (:attr:`DriftedPattern.since`) nothing counts as
+    learned.
     """
     name = process.model.name
     champion = registry.champion(name)
@@ -131,15 +144,47 @@ def learned_by_champion(
     if not keys:
         return None
     records = labeled_records(store, process)
-    trained = records.subset([i for i, key in enumerate(records.keys) if key in keys])
-    like = drift_era_like(registry, name, champion, trained, pattern)
+    seen = [i for i, key in enumerate(records.keys) if key in keys]
+    like = drift_era_like(registry, name, champion, records.subset(seen), pattern)
     positives = int(like.labels.sum())
     if len(like.keys) < MIN_EVIDENCE or positives < MIN_POSITIVES:
+        return None
+    unseen = [i for i, key in enumerate(records.keys) if key not in keys]
+    held = drift_era_like(registry, name, champion, records.subset(unseen), pattern)
+    spec = process.policy.exploration
+    if spec is None or int(held.labels.sum()) < MIN_POSITIVES:
+        return None
+    own, exploring = _costs_on(
+        registry, name, champion, held, decision_policy(process), spec.action
+    )
+    if own.mean() >= exploring.mean():
         return None
     return (
         f"v{champion} was trained on {len(like.keys)} records ({positives} positive) captured "
         f"since {pattern.since:%Y-%m-%d %H:%M} like the inputs that drifted "
-        f"({pattern.describe()})"
+        f"({pattern.describe()}), and on {len(held.keys)} such records it never saw its "
+        f"decisions cost {own.mean():,.2f} per record against {exploring.mean():,.2f} "
+        f"for {spec.action}"
+    )
+
+
+def _costs_on(
+    registry: ModelRegistry,
+    name: str,
+    version: str,
+    records: LabeledRecords,
+    policy: DecisionPolicy,
+    action: str,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per record of ``records``: the realised cost of ``version``'s decisions, and of
+    ``action`` for every one."""
+    model = registry.load(name, version)
+    scores = model.score_frame(model.schema.coerce_frame(records.frame))
+    amounts = amounts_of(policy, records.frame)
+    everyone = np.full(len(records.keys), policy.actions.index(action), dtype=np.int64)
+    return (
+        realised_costs(policy, policy.choose(scores, amounts), records.labels, amounts),
+        realised_costs(policy, everyone, records.labels, amounts),
     )
 
 

@@ -16,10 +16,16 @@ from rpaml_pipeline.model_spec import decision_policy, feature_schema
 from rpaml_pipeline.model_training import labeled_records
 from rpaml_pipeline.process import ProcessDefinition
 from rpaml_pipeline.process.feedback_spec import ExplorationSpec
-from rpaml_pipeline.promotion import LabeledRecords, drift_era_like, judge, unseen_by
+from rpaml_pipeline.promotion import (
+    MIN_EVIDENCE,
+    LabeledRecords,
+    drift_era_like,
+    judge,
+    unseen_by,
+)
 from rpaml_pipeline.store import Store
-from rpaml_sandbox.portal.generator import GeneratedClaim
-from staged_claims import process_all, stage
+from rpaml_sandbox.portal.generator import GeneratedClaim, generate_claims
+from staged_claims import SEED, process_all, stage
 
 MODEL = "claims_fraud"
 
@@ -67,12 +73,16 @@ def _exploring(process: ProcessDefinition) -> ProcessDefinition:
     return process.model_copy(update={"policy": policy})
 
 
-def test_exploration_of_a_drift_stops_once_the_champion_was_trained_on_it(
-    tmp_path: Path, store: Store, process: ProcessDefinition, claims: list[GeneratedClaim]
+def test_exploration_of_a_drift_stops_once_the_champion_learned_it(
+    tmp_path: Path, store: Store, process: ProcessDefinition
 ) -> None:
     process = _exploring(process)
     registry = ModelRegistry(tmp_path / "registry")
-    closed = [c for c in claims if c.status == "closed"]
+    # More claims than the module's: the drift's era must hold enough records of the
+    # pattern both to train on and to judge the champion on.
+    closed = [
+        c for c in generate_claims(SEED, open_claims=0, closed_claims=1200) if c.status == "closed"
+    ]
     stage(store, process.name, closed[:300], "hist-1")
     process_all(store, process)
     before = labeled_records(store, process)
@@ -95,14 +105,24 @@ def test_exploration_of_a_drift_stops_once_the_champion_was_trained_on_it(
     everything = labeled_records(store, process)
     assert len(drift_era_like(registry, MODEL, old, before, found.pattern).keys) == 0
 
-    # A champion trained on the records since then has seen the pattern: no more exploring.
-    new = _register(registry, process, everything, everything.labels, "new")
+    # Champions trained on half of the era: seeing the pattern is not enough, a champion
+    # whose decisions on the other half cost more than exploring them is still explored.
+    era = {c.claim_id for c in closed[300:]}
+    half = [i for i, key in enumerate(everything.keys) if key not in era or i % 2 == 0]
+    trained = everything.subset(half)
+    backwards = _register(registry, process, trained, 1 - trained.labels, "backwards")
+    registry.promote(MODEL, backwards, reason="test", evidence={})
+    still = exploration_for(store, process, registry)
+    assert still is not None and still.pattern is not None and still.learned is None
+
+    new = _register(registry, process, trained, trained.labels, "new")
     registry.promote(MODEL, new, reason="test", evidence={})
     stopped = exploration_for(store, process, registry)
     assert stopped is not None and stopped.pattern is None and stopped.learned is not None
-    like = [c for c in closed[300:] if c.region == region]
-    assert stopped.learned.startswith(f"v{new} was trained on {len(like)} records (")
-    assert f"region in {region}" in stopped.learned
+    seen = drift_era_like(registry, MODEL, new, trained, found.pattern)
+    assert len(seen.keys) >= MIN_EVIDENCE
+    assert stopped.learned.startswith(f"v{new} was trained on {len(seen.keys)} records (")
+    assert f"region in {region}" in stopped.learned and "it never saw" in stopped.learned
 
     # Without a known start (no run judged without drift) nothing counts as learned.
     unknown = dataclasses.replace(found.pattern, since=None)
